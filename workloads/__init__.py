@@ -1,0 +1,1 @@
+"""Workloads: dumps and generators -> pages -> compressed sizes -> traces of events."""

@@ -1,0 +1,5 @@
+import sys
+
+from zdensity.cli import main
+
+sys.exit(main())
