@@ -21,10 +21,12 @@ from allocators.base import (
     PoolStats,
 )
 from allocators.ideal import Ideal
+from allocators.zsmalloc_2012 import Zsmalloc2012
 from allocators.spec import SpecError, build_params, lookup, split_spec
 
 _ALLOCATORS: list[type[Allocator]] = [
     Ideal,
+    Zsmalloc2012,
 ]
 
 REGISTRY: dict[str, type[Allocator]] = {cls.name: cls for cls in _ALLOCATORS}
