@@ -21,11 +21,13 @@ from allocators.base import (
     PoolStats,
 )
 from allocators.ideal import Ideal
+from allocators.xvmalloc import Xvmalloc
 from allocators.zsmalloc_2012 import Zsmalloc2012
 from allocators.spec import SpecError, build_params, lookup, split_spec
 
 _ALLOCATORS: list[type[Allocator]] = [
     Ideal,
+    Xvmalloc,
     Zsmalloc2012,
 ]
 
