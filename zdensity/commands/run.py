@@ -1,6 +1,62 @@
-"""``zdensity run``: placeholder until the pipeline lands."""
+"""``zdensity run``: workloads x codecs x frontends x allocators -> results/<run_id>/."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from analysis.experiment import run_experiment, run_id, write_results
+from analysis.tables import format_summary
+from zdensity.commands.common import add_input_options, cache_from_args, progress_from_args
+
+DESCRIPTION = """\
+Replay workloads through frontends and allocators and write a density comparison.
+
+Each dump is split into pages; every page is classified (zero, same-filled, data) and
+compressed with each codec; the pages are stored once each ('fill'), through each
+frontend (zram, zram-legacy, zswap, zswap-legacy, none) into each allocator.  The run is
+the cross product.  Results go to DIR/summary.csv (one row per workload, codec, frontend,
+allocator) and DIR/config.json (every parameter, library versions, input hashes).
+
+summary.csv columns: density = stored_objects / pool_pages (zpages per pageframe);
+effective_ratio = live pages (incl. zero/same-filled) / pool_pages; fragmentation =
+1 - compressed_bytes / pool_bytes.
+"""
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("run", help="run allocators on a workload and write summary.csv")
-    p.set_defaults(func=lambda args: 0)
+    p = sub.add_parser("run", help="run allocators on workloads and write summary.csv",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dump", nargs="+", default=[], metavar="FILE",
+                   help="memory dump(s): raw page files or .zst (default: the bundled sample)")
+    p.add_argument("--trace", default=None, metavar="FILE",
+                   help="a trace (CSV op,page,size[,kind] or .parquet) to replay instead of dumps")
+    p.add_argument("--frontend", default="zram", metavar="LIST",
+                   help="comma-separated frontends: zram, zram-legacy, zswap, zswap-legacy, none "
+                   "(each NAME[:key=value...]; default: zram)")
+    p.add_argument("--allocators", default=None, metavar="LIST",
+                   help="comma-separated allocator specs NAME[:key=value...], e.g. zsmalloc:chain_size=4 "
+                   "(default: every registered allocator)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<run_id>/)")
+    add_input_options(p, "lzo,lz4")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    exp = run_experiment(
+        dumps=args.dump,
+        trace=args.trace,
+        codecs=args.codec,
+        frontends=args.frontend,
+        allocators=args.allocators,
+        page_size=args.page_size,
+        jobs=args.jobs,
+        cache=cache_from_args(args),
+        kernel=args.kernel,
+        progress=progress_from_args(args),
+    )
+    out = Path(args.out) if args.out else Path("results") / run_id(exp.config)
+    write_results(exp, out)
+    print(format_summary(exp.summary))
+    print(f"\nresults: {out}/summary.csv, {out}/config.json")
+    return 0

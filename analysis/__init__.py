@@ -1,0 +1,1 @@
+"""Analysis: the run loop, recorders, metrics, tables and plots."""

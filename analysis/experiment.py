@@ -1,0 +1,236 @@
+"""Experiments: the cross product workloads x codecs x frontends x allocators, run through
+the one run loop, and their results as tidy tables written atomically.
+
+This is the Python API the CLI calls (``zdensity run``) and notebooks use:
+
+    exp = run_experiment(dumps=["workloads/data/sample.zst"], codecs=["lzo"],
+                         frontends=["zram"], allocators=["zsmalloc", "ideal"])
+    exp.summary            # pandas DataFrame, SUMMARY_COLUMNS
+    write_results(exp, "results/my-run")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+import allocators as A
+from allocators.frontends import FRONTENDS, create_frontend
+from allocators.spec import SpecError, build_params, lookup, split_spec
+from analysis.run import Recorder, RunResult, replay
+from analysis.summary import SUMMARY_COLUMNS, summary_row
+from workloads.atomic import atomic_open
+from workloads.codecs import create_codec
+from workloads.dumps import BUNDLED_SAMPLE, DumpSource, check_page_size
+from workloads.errors import InputError
+from workloads.measure import SizeCache, measure
+from workloads.policies import fill
+from workloads.trace import Trace, read_trace
+
+DEFAULT_CODECS = ("lzo", "lz4")
+DEFAULT_FRONTENDS = ("zram",)
+
+
+@dataclass
+class RunSpec:
+    """One cell of the cross product, resolved: its labels and the built objects' specs."""
+
+    workload: str
+    codec: str
+    frontend: str
+    allocator: str
+
+
+@dataclass
+class Experiment:
+    """Results of ``run_experiment``: ``summary`` (DataFrame with ``SUMMARY_COLUMNS``),
+    ``runs`` (one ``(RunSpec, RunResult)`` per row), ``traces`` (workload/codec -> Trace),
+    ``config`` (everything needed to reproduce the run)."""
+
+    summary: pd.DataFrame
+    runs: list[tuple[RunSpec, RunResult]]
+    traces: dict[tuple[str, str], Trace]
+    config: dict[str, Any]
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def split_list(text: str | Sequence[str] | None) -> list[str]:
+    """``"a,b"`` or ``["a", "b,c"]`` -> ``["a", "b", "c"]`` (empty items dropped)."""
+    if text is None:
+        return []
+    items = [text] if isinstance(text, str) else list(text)
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
+def allocator_factory(spec: str, page_size: int, kernel: str | None = None) -> Callable[[], A.Allocator]:
+    """Validate ``spec`` now and return a function that builds a fresh allocator.
+
+    Parameters apply in this order: defaults, ``page_size``, the kernel preset (if
+    ``kernel``), then the spec's explicit ``key=value`` overrides."""
+    name, overrides = split_spec(spec)
+    cls = lookup(A.REGISTRY, name, "allocator")
+    base = build_params(cls.Params, name, {"page_size": str(page_size)})
+    base = _apply_preset(kernel, name, cls.Params, base)
+    params = build_params(cls.Params, name, overrides, base)
+    return lambda: cls(params)
+
+
+def frontend_factory(spec: str, kernel: str | None = None) -> Callable[[A.Allocator], Any]:
+    name, overrides = split_spec(spec)
+    cls = lookup(FRONTENDS, name, "frontend")
+    base = _apply_preset(kernel, name, cls.Params, cls.Params())
+    params = build_params(cls.Params, name, overrides, base)
+    return lambda alloc: cls(alloc, params)
+
+
+def _apply_preset(kernel: str | None, name: str, params_cls: type, base: Any) -> Any:
+    if not kernel:
+        return base
+    from allocators import presets
+
+    return presets.apply_preset(kernel, name, base)
+
+
+def load_workloads(
+    dumps: Sequence[str | Path] = (),
+    trace: str | Path | None = None,
+    codecs: Sequence[str] = DEFAULT_CODECS,
+    page_size: int = 4096,
+    jobs: int | None = None,
+    cache: SizeCache | None = None,
+    progress: bool | None = None,
+) -> dict[tuple[str, str], Trace]:
+    """Traces keyed by (workload, codec label).  A trace file is used as is (its codec
+    label comes from its sidecar, else ``trace``); dumps are measured with each codec and
+    replayed with the ``fill`` policy.  With neither, the bundled sample dump is used."""
+    check_page_size(page_size)
+    out: dict[tuple[str, str], Trace] = {}
+    if trace is not None:
+        t = read_trace(trace)
+        out[(t.name, str(t.meta.get("codec", "trace")))] = t
+    sources = [DumpSource(Path(d), page_size) for d in dumps]
+    if not sources and trace is None:
+        sources = [DumpSource(BUNDLED_SAMPLE, page_size)]
+    codec_objs = [create_codec(c) for c in codecs]
+    for src in sources:
+        for codec in codec_objs:
+            ps = measure(src, codec, jobs=jobs, cache=cache, progress=progress)
+            out[(src.name, codec.spec())] = fill(ps)
+    return out
+
+
+def run_experiment(
+    dumps: Sequence[str | Path] = (),
+    trace: str | Path | None = None,
+    codecs: Sequence[str] | str = DEFAULT_CODECS,
+    frontends: Sequence[str] | str = DEFAULT_FRONTENDS,
+    allocators: Sequence[str] | str | None = None,
+    page_size: int = 4096,
+    jobs: int | None = None,
+    cache: SizeCache | None = None,
+    kernel: str | None = None,
+    traces: dict[tuple[str, str], Trace] | None = None,
+    recorders: Callable[[], Sequence[Recorder]] | None = None,
+    progress: bool | None = None,
+) -> Experiment:
+    """Run every (workload, codec, frontend, allocator) combination.
+
+    ``allocators``: specs (``NAME[:key=value...]``), default every registered allocator.
+    ``traces``: ready traces (skips ``dumps``/``trace``/``codecs``).  ``recorders``: a
+    factory of fresh recorders for each run.  All specs are validated before any work.
+    """
+    codecs = split_list(codecs) or list(DEFAULT_CODECS)
+    frontends = split_list(frontends) or list(DEFAULT_FRONTENDS)
+    alloc_specs = split_list(allocators) or sorted(A.REGISTRY)
+    make_fronts = [(spec, frontend_factory(spec, kernel)) for spec in frontends]
+    if traces is None:
+        for c in codecs:
+            create_codec(c)  # validate before measuring
+        traces = load_workloads(dumps, trace, codecs, page_size, jobs, cache, progress)
+    rows, runs = [], []
+    for (workload, codec), tr in traces.items():
+        make_allocs = [allocator_factory(spec, tr.page_size, kernel) for spec in alloc_specs]
+        for fspec, make_front in make_fronts:
+            for make_alloc in make_allocs:
+                front = make_front(make_alloc())
+                result = replay(front, tr, list(recorders()) if recorders else [])
+                spec = RunSpec(workload, codec, result.frontend, result.allocator)
+                runs.append((spec, result))
+                rows.append(summary_row(workload, codec, result.frontend, result.allocator, tr.page_size, result.summary))
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    config = experiment_config(traces, frontends, alloc_specs, codecs, page_size, kernel, runs)
+    return Experiment(summary, runs, traces, config)
+
+
+def experiment_config(traces, frontends, alloc_specs, codecs, page_size, kernel, runs) -> dict[str, Any]:
+    """Every parameter, library versions and input hashes, so the run can be repeated."""
+    import importlib.metadata as md
+
+    def version(pkg: str) -> str:
+        try:
+            return md.version(pkg)
+        except md.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "zdensity_version": version("zdensity"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(terse=True),
+        "libraries": {p: version(p) for p in ("numpy", "pandas", "minilzo", "lz4", "zstandard")},
+        "page_size": page_size,
+        "kernel_preset": kernel,
+        "codecs": list(codecs),
+        "frontends_requested": list(frontends),
+        "allocators_requested": list(alloc_specs),
+        "workloads": [
+            {k: v for k, v in t.meta.items() if k not in ("phases",)} | {"workload": w, "codec_label": c, "n_events": len(t)}
+            for (w, c), t in traces.items()
+        ],
+        "runs": [
+            {"workload": s.workload, "codec": s.codec, "frontend": s.frontend, "allocator": s.allocator,
+             "counters": r.counters, "n_events": r.n_events, "seconds": round(r.seconds, 4)}
+            for s, r in runs
+        ],
+    }
+
+
+def run_id(config: dict[str, Any], now: _dt.datetime | None = None) -> str:
+    """Readable run id: ``YYYYmmdd-HHMMSS-<8 hex of the config hash>``."""
+    now = now or _dt.datetime.now()
+    ident = json.dumps({k: config.get(k) for k in ("codecs", "frontends_requested", "allocators_requested", "page_size", "kernel_preset", "workloads")}, sort_keys=True, default=str)
+    return f"{now:%Y%m%d-%H%M%S}-{hashlib.sha256(ident.encode()).hexdigest()[:8]}"
+
+
+def write_results(exp: Experiment, out_dir: str | Path) -> Path:
+    """Write ``summary.csv``, ``config.json`` and any extra tables into ``out_dir``, each
+    file atomically (temporary name, then rename)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in [("summary", exp.summary), *exp.extra_tables.items()]:
+        with atomic_open(out / f"{name}.csv", "w", newline="") as fh:
+            df.to_csv(fh, index=False, float_format="%.6g")
+    with atomic_open(out / "config.json", "w") as fh:
+        json.dump(exp.config, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+    return out
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """Read a results directory: every ``*.csv`` as a DataFrame keyed by its stem, plus
+    ``config`` (the parsed config.json)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "summary.csv").exists():
+        raise InputError(f"{run_dir}: no summary.csv (not a zdensity results directory)")
+    out: dict[str, Any] = {p.stem: pd.read_csv(p) for p in sorted(run_dir.glob("*.csv"))}
+    cfg = run_dir / "config.json"
+    out["config"] = json.loads(cfg.read_text()) if cfg.exists() else {}
+    return out

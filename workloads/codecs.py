@@ -1,0 +1,150 @@
+"""Length-only compressors in a name-keyed registry.
+
+Each codec maps one page (bytes) to the length in bytes of its compressed form, exactly as
+the kernel's compressor of the same name would produce it (same algorithm, same format,
+same settings):
+
+- ``lzo``: LZO1X-1, the real ``lzo1x_1_compress`` of the LZO library (miniLZO 2.10 bundled
+  by the ``minilzo`` package), raw output without any header: the algorithm behind the
+  kernel's ``lzo`` (lib/lzo/lzo1x_compress.c is a port of it).  The kernel's ``lzo-rle``
+  differs on runs of zeros and has no userspace binding; use ``kernel:lzo-rle`` for it.
+- ``lz4``: LZ4 block format, ``LZ4_compress_default`` (acceleration 1), as the kernel's
+  ``lz4`` (``LZ4_compress_default`` in crypto/lz4.c and zram's backend_lz4.c).
+- ``zstd``: a zstd frame at ``level`` (default 3 = ZSTD_CLEVEL_DEFAULT, zram's default),
+  without checksum; the frame header records the content size as the kernel's
+  ``zstd_compress_cctx`` does.
+- ``deflate``: raw deflate as zram's backend_deflate.c sets it up:
+  ``zlib_deflateInit2(level=Z_DEFAULT_COMPRESSION (6), Z_DEFLATED, windowBits=-11
+  (2 KiB window, no zlib header), memLevel=MAX_MEM_LEVEL (9), Z_DEFAULT_STRATEGY)``,
+  compressed with ``Z_FINISH``.
+
+Codecs are configured by ``name[:level=N]``; ``Codec.describe()`` gives library and version
+for trace sidecars and config.json.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import zlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from allocators.spec import SpecError, build_params, lookup, split_spec
+
+
+@dataclass(frozen=True)
+class CodecParams:
+    """``level``: compression level; 0 = the codec's kernel default (ignored by codecs
+    without levels)."""
+
+    level: int = 0
+
+
+class Codec(ABC):
+    name: ClassVar[str]
+    library: ClassVar[str]
+    default_level: ClassVar[int] = 0
+
+    def __init__(self, params: CodecParams | None = None) -> None:
+        self.params = params or CodecParams()
+        self.level = self.params.level or self.default_level
+
+    @abstractmethod
+    def compressed_size(self, page: bytes) -> int:
+        """Bytes of compressed output for ``page``."""
+
+    def library_version(self) -> str:
+        return importlib.metadata.version(self.library)
+
+    def spec(self) -> str:
+        return self.name if self.level == self.default_level else f"{self.name}:level={self.level}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"codec": self.name, "level": self.level, "library": self.library, "library_version": self.library_version()}
+
+
+class Lzo(Codec):
+    name = "lzo"
+    library = "minilzo"
+
+    def __init__(self, params: CodecParams | None = None) -> None:
+        super().__init__(params)
+        import _minilzo
+
+        self._compress = _minilzo.compress
+
+    def compressed_size(self, page: bytes) -> int:
+        return len(self._compress(page))
+
+    def library_version(self) -> str:
+        return f"minilzo {importlib.metadata.version('minilzo')} (miniLZO 2.10, lzo1x_1_compress)"
+
+
+class Lz4(Codec):
+    name = "lz4"
+    library = "lz4"
+
+    def __init__(self, params: CodecParams | None = None) -> None:
+        super().__init__(params)
+        import lz4.block
+
+        self._compress = lz4.block.compress
+
+    def compressed_size(self, page: bytes) -> int:
+        return len(self._compress(page, mode="default", store_size=False))
+
+    def library_version(self) -> str:
+        import lz4
+
+        return f"lz4 {importlib.metadata.version('lz4')} (liblz4 {lz4.library_version_string()})"
+
+
+class Zstd(Codec):
+    name = "zstd"
+    library = "zstandard"
+    default_level = 3
+
+    def __init__(self, params: CodecParams | None = None) -> None:
+        super().__init__(params)
+        import zstandard
+
+        self._cctx = zstandard.ZstdCompressor(level=self.level, write_checksum=False, write_content_size=True)
+
+    def compressed_size(self, page: bytes) -> int:
+        return len(self._cctx.compress(page))
+
+    def library_version(self) -> str:
+        import zstandard
+
+        return f"zstandard {importlib.metadata.version('zstandard')} (libzstd {zstandard.ZSTD_VERSION})"
+
+
+class Deflate(Codec):
+    name = "deflate"
+    library = "zlib"
+    default_level = 6
+    WINDOW_BITS = -11
+    MEM_LEVEL = 9
+
+    def compressed_size(self, page: bytes) -> int:
+        c = zlib.compressobj(self.level, zlib.DEFLATED, self.WINDOW_BITS, self.MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY)
+        return len(c.compress(page)) + len(c.flush(zlib.Z_FINISH))
+
+    def library_version(self) -> str:
+        return f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
+
+
+_CODECS: list[type[Codec]] = [Lzo, Lz4, Zstd, Deflate]
+
+CODECS: dict[str, type[Codec]] = {cls.name: cls for cls in _CODECS}
+
+
+def create_codec(spec: str) -> Codec:
+    """Build a codec from ``NAME[:level=N]``."""
+    name, overrides = split_spec(spec)
+    cls = lookup(CODECS, name, "codec")
+    return cls(build_params(CodecParams, name, overrides))
+
+
+__all__ = ["CODECS", "Codec", "CodecParams", "create_codec", "SpecError"]
