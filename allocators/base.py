@@ -20,6 +20,9 @@ from typing import Any, ClassVar, Mapping
 Handle = int
 """An opaque object handle.  Only the allocator that returned it may interpret it."""
 
+WASTE_KINDS = ("payload_bytes", "header_bytes", "internal_frag_bytes", "external_frag_bytes", "metadata_bytes")
+"""The keys of ``Allocator.waste_breakdown()``, in display order."""
+
 
 class AllocatorError(Exception):
     """Base class of every error an allocator raises for a request it refuses."""
@@ -224,6 +227,25 @@ class Allocator(ABC):
     def free_bytes_by_kind(self) -> dict[str, int]:
         """Unused pool bytes split by kind; empty when the model does not break it down."""
         return {}
+
+    def waste_breakdown(self) -> dict[str, int]:
+        """Where the pool's bytes go, by ``WASTE_KINDS``; the values add up to
+        ``pool_pages() * page_size`` exactly.
+
+        ``payload_bytes``: sizes passed to malloc of the live objects; ``header_bytes``:
+        per-object headers/handles stored in the pool; ``internal_frag_bytes``: rounding
+        inside occupied slots; ``external_frag_bytes``: free slots/blocks in partly used
+        pages; ``metadata_bytes``: per-page/per-unit metadata inside the pool.  This
+        default puts every unused byte under external fragmentation; allocators override
+        it with their own layout."""
+        pool_bytes = self._pool_pages() * self.page_size
+        return {
+            "payload_bytes": self.stored_bytes,
+            "header_bytes": 0,
+            "internal_frag_bytes": 0,
+            "external_frag_bytes": pool_bytes - self.stored_bytes,
+            "metadata_bytes": 0,
+        }
 
     def check_invariants(self) -> None:
         """Raise ``InvariantViolation`` if the model's state is inconsistent."""
