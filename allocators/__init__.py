@@ -23,12 +23,14 @@ from allocators.base import (
 from allocators.ideal import Ideal
 from allocators.xvmalloc import Xvmalloc
 from allocators.zsmalloc_2012 import Zsmalloc2012
+from allocators.zsmalloc import Zsmalloc
 from allocators.spec import SpecError, build_params, lookup, split_spec
 
 _ALLOCATORS: list[type[Allocator]] = [
     Ideal,
     Xvmalloc,
     Zsmalloc2012,
+    Zsmalloc,
 ]
 
 REGISTRY: dict[str, type[Allocator]] = {cls.name: cls for cls in _ALLOCATORS}
