@@ -25,12 +25,15 @@ from allocators.xvmalloc import Xvmalloc
 from allocators.zsmalloc_2012 import Zsmalloc2012
 from allocators.zsmalloc import Zsmalloc
 from allocators.spec import SpecError, build_params, lookup, split_spec
+from allocators.zbud import Zbud, ZbudZcache
 
 _ALLOCATORS: list[type[Allocator]] = [
     Ideal,
     Xvmalloc,
     Zsmalloc2012,
     Zsmalloc,
+    Zbud,
+    ZbudZcache,
 ]
 
 REGISTRY: dict[str, type[Allocator]] = {cls.name: cls for cls in _ALLOCATORS}
