@@ -6,11 +6,13 @@ from allocators.base import Allocator
 from allocators.frontends.base import Frontend, FrontendParams, FrontendSummary, PageKind, Slot
 from allocators.frontends.none import NoFrontend
 from allocators.frontends.zram import Zram
+from allocators.frontends.zram_legacy import ZramLegacy
 from allocators.frontends.zswap import Zswap, ZswapLegacy
 from allocators.spec import build_params, lookup, split_spec
 
 _FRONTENDS: list[type[Frontend]] = [
     Zram,
+    ZramLegacy,
     NoFrontend,
     Zswap,
     ZswapLegacy,
