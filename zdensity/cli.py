@@ -14,8 +14,15 @@ from zdensity.commands import COMMANDS
 USER_ERRORS = (SpecError, InputError, OSError)
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``zdensity: error: ...``, exit 2); ``--help`` explains."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"zdensity: error: {self.prog.split()[-1]}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="zdensity",
         description="Measure and compare the storage density of Linux compressed-memory "
         "allocators (zsmalloc, xvmalloc, zbud, z3fold, zblock, ...) on real memory dumps.",
