@@ -121,19 +121,35 @@ class Xvmalloc(Allocator):
     # ------------------------------------------------------------- allocator API
     def _malloc(self, size: int) -> Handle:
         a = (size + 3) & ~3
-        idx = self.search_index(a)
+        # search_index(a), inlined
+        idx = ((a + 7 if a > MIN_ALLOC_BYTES else MIN_ALLOC_BYTES) & ~7) - MIN_ALLOC_BYTES >> FL_DELTA_SHIFT
         found = self._bitmap >> idx
         if not found:
             self._grow()
             found = self._bitmap >> idx
             if not found:
                 raise AllocationFailed(f"xvmalloc: no free list at or above index {idx} for size {size}")
+        # head of the first non-empty list at or above idx; unlink it (inlined _remove)
         i = idx + (found & -found).bit_length() - 1
-        key = next(reversed(self._lists[i]))
-        block = self._remove(key)
+        lst = self._lists[i]
+        key = next(reversed(lst))
+        del lst[key]
+        if not lst:
+            self._bitmap &= ~(1 << i)
+        block = self._free_start.pop(key)
+        end = key + HEADER_BYTES + block
         rest = block - a
-        if rest:
-            self._insert(key + HEADER_BYTES + a, rest - HEADER_BYTES)
+        if rest:  # the remainder keeps the block's end (inlined _insert)
+            rkey = key + HEADER_BYTES + a
+            rsize = rest - HEADER_BYTES
+            self._free_start[rkey] = rsize
+            self._free_end[end] = rkey
+            if rsize >= MIN_ALLOC_BYTES:
+                j = (rsize & ~7) - MIN_ALLOC_BYTES >> FL_DELTA_SHIFT
+                self._lists[j][rkey] = None
+                self._bitmap |= 1 << j
+        else:
+            del self._free_end[end]
         handle = key + HEADER_BYTES
         self._sizes[handle] = size
         return handle
@@ -176,6 +192,15 @@ class Xvmalloc(Allocator):
         aligned = sum((n + 3) & ~3 for n in self._sizes.values())
         return {"listed_free": listed, "fragments": fragments,
                 "headers": HEADER_BYTES * len(self._sizes), "alignment": aligned - self.stored_bytes}
+
+    def waste_breakdown(self) -> dict[str, int]:
+        """``header_bytes``: 4 B per allocated block; ``internal_frag_bytes``: alignment of
+        allocated blocks to 4 B; ``external_frag_bytes``: every free block, listed or not,
+        its own header included; no metadata in the pool."""
+        kinds = self.free_bytes_by_kind()
+        return {"payload_bytes": self.stored_bytes, "header_bytes": kinds["headers"],
+                "internal_frag_bytes": kinds["alignment"],
+                "external_frag_bytes": kinds["listed_free"] + kinds["fragments"], "metadata_bytes": 0}
 
     def free_list_occupancy(self) -> dict[int, int]:
         """Free-list index -> number of blocks on it (non-empty lists only)."""

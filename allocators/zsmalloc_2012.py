@@ -223,6 +223,15 @@ class Zsmalloc2012(Allocator):
         return {"free_slots": free_slots, "class_rounding": used_class_bytes - self.stored_bytes,
                 "zspage_tail": tail}
 
+    def waste_breakdown(self) -> dict[str, int]:
+        """No headers or metadata in the pool; ``internal_frag_bytes`` = class rounding of
+        live objects plus the zspage tails (bytes no object can ever use);
+        ``external_frag_bytes`` = free slots of live zspages."""
+        kinds = self.free_bytes_by_kind()
+        return {"payload_bytes": self.stored_bytes, "header_bytes": 0,
+                "internal_frag_bytes": kinds["class_rounding"] + kinds["zspage_tail"],
+                "external_frag_bytes": kinds["free_slots"], "metadata_bytes": 0}
+
     def locate(self, handle: Handle) -> tuple[tuple[int, ...], int, int]:
         """Page ids are ``zspage_id * max_pages_per_zspage + page index in the zspage``."""
         if handle not in self._sizes:

@@ -204,6 +204,7 @@ class XvmallocMachine(RuleBasedStateMachine):
     @invariant()
     def consistent(self):
         self.alloc.check_invariants()
+        assert sum(self.alloc.waste_breakdown().values()) == self.alloc.pool_pages() * 4096
         kinds = self.alloc.free_bytes_by_kind()
         assert sum(kinds.values()) == self.alloc.pool_pages() * 4096 - self.alloc.stored_bytes
 

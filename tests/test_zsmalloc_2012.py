@@ -190,6 +190,7 @@ class Zsmalloc2012Machine(RuleBasedStateMachine):
     @invariant()
     def consistent(self):
         self.alloc.check_invariants()
+        assert sum(self.alloc.waste_breakdown().values()) == self.alloc.pool_pages() * 4096
         assert len(set(self.live)) == len(self.live) == self.alloc.n_objects
 
 
