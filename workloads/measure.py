@@ -29,6 +29,7 @@ import numpy as np
 from allocators.frontends.base import PageKind
 from workloads.atomic import atomic_open
 from workloads.codecs import Codec, create_codec
+from workloads.dumps import CHUNK_PAGES
 
 CACHE_FORMAT = 1
 
@@ -220,9 +221,12 @@ def measure(
                 hit.meta["cached"] = True
                 return hit
     jobs = jobs or os.cpu_count() or 1
+    estimate = estimate_pages(source)
+    if estimate is not None and estimate < 2 * CHUNK_PAGES * jobs:
+        jobs = 1  # a small input: starting workers costs more than it saves
     sizes_parts: list[np.ndarray] = []
     kinds_parts: list[np.ndarray] = []
-    bar = _progress(estimate_pages(source), f"{source.name} {codec.spec()}", progress)
+    bar = _progress(estimate, f"{source.name} {codec.spec()}", progress)
     try:
         for s, k in _run_chunks(source.chunks(), codec, jobs):
             sizes_parts.append(s)
