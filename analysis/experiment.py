@@ -26,6 +26,7 @@ import pandas as pd
 import allocators as A
 from allocators.frontends import FRONTENDS, create_frontend
 from allocators.spec import SpecError, build_params, lookup, split_spec
+from analysis.recorders import build_tables, standard_recorders
 from analysis.run import Recorder, RunResult, replay
 from analysis.summary import SUMMARY_COLUMNS, summary_row
 from workloads.atomic import atomic_open
@@ -141,12 +142,17 @@ def run_experiment(
     traces: dict[tuple[str, str], Trace] | None = None,
     recorders: Callable[[], Sequence[Recorder]] | None = None,
     progress: bool | None = None,
+    timeline_every: int | None = None,
 ) -> Experiment:
     """Run every (workload, codec, frontend, allocator) combination.
 
     ``allocators``: specs (``NAME[:key=value...]``), default every registered allocator.
     ``traces``: ready traces (skips ``dumps``/``trace``/``codecs``).  ``recorders``: a
-    factory of fresh recorders for each run.  All specs are validated before any work.
+    factory of fresh extra recorders for each run.  All specs are validated before any
+    work.  Every run also gets the standard recorders (``analysis.recorders``), whose rows
+    become ``extra_tables`` (``analysis.recorders.build_tables``): ``timeline`` every
+    ``timeline_every`` events (None = about 200 rows per run, 0 = no timeline),
+    ``phases``, ``classes``, ``waste`` and ``sizes``.
     """
     codecs = split_list(codecs) or list(DEFAULT_CODECS)
     frontends = split_list(frontends) or list(DEFAULT_FRONTENDS)
@@ -156,22 +162,43 @@ def run_experiment(
         for c in codecs:
             create_codec(c)  # validate before measuring
         traces = load_workloads(dumps, trace, codecs, page_size, jobs, cache, progress)
-    rows, runs = [], []
+    if timeline_every is not None and timeline_every < 0:
+        raise InputError(f"timeline interval must be >= 0 events, got {timeline_every}")
+    rows, runs, standard, info = [], [], [], []
     for (workload, codec), tr in traces.items():
         make_allocs = [allocator_factory(spec, tr.page_size, kernel) for spec in alloc_specs]
         for fspec, make_front in make_fronts:
             for make_alloc in make_allocs:
                 front = make_front(make_alloc())
-                result = replay(front, tr, list(recorders()) if recorders else [])
+                std = standard_recorders(len(tr), timeline_every)
+                extra = list(recorders()) if recorders else []
+                result = replay(front, tr, std + extra)
                 spec = RunSpec(workload, codec, result.frontend, result.allocator)
                 runs.append((spec, result))
+                standard.append((spec, std))
+                info.append(run_info(front))
                 rows.append(summary_row(workload, codec, result.frontend, result.allocator, tr.page_size, result.summary))
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    config = experiment_config(traces, frontends, alloc_specs, codecs, page_size, kernel, runs)
-    return Experiment(summary, runs, traces, config)
+    config = experiment_config(traces, frontends, alloc_specs, codecs, page_size, kernel, runs, info)
+    config["timeline_every"] = timeline_every
+    return Experiment(summary, runs, traces, config, build_tables(standard, traces))
 
 
-def experiment_config(traces, frontends, alloc_specs, codecs, page_size, kernel, runs) -> dict[str, Any]:
+def run_info(front: Any) -> dict[str, Any]:
+    """What plots and reports need to know about a run's frontend and allocator: the
+    kernel code each models, the frontend's huge threshold (bytes, None if it has none)
+    and the allocator's largest accepted size (bytes)."""
+    alloc = front.allocator
+    threshold = getattr(front, "huge_threshold", None)
+    return {
+        "frontend_models": type(front).models,
+        "allocator_models": type(alloc).models,
+        "huge_threshold": None if threshold is None else int(threshold),
+        "max_alloc_bytes": int(alloc.max_alloc_bytes),
+    }
+
+
+def experiment_config(traces, frontends, alloc_specs, codecs, page_size, kernel, runs, info=None) -> dict[str, Any]:
     """Every parameter, library versions and input hashes, so the run can be repeated."""
     import importlib.metadata as md
 
@@ -197,8 +224,8 @@ def experiment_config(traces, frontends, alloc_specs, codecs, page_size, kernel,
         ],
         "runs": [
             {"workload": s.workload, "codec": s.codec, "frontend": s.frontend, "allocator": s.allocator,
-             "counters": r.counters, "n_events": r.n_events, "seconds": round(r.seconds, 4)}
-            for s, r in runs
+             "counters": r.counters, "n_events": r.n_events, "seconds": round(r.seconds, 4), **extra}
+            for (s, r), extra in zip(runs, info or [{}] * len(runs))
         ],
     }
 

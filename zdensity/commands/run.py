@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from analysis.experiment import run_experiment, run_id, write_results
@@ -16,7 +17,9 @@ Each dump is split into pages; every page is classified (zero, same-filled, data
 compressed with each codec; the pages are stored once each ('fill'), through each
 frontend (zram, zram-legacy, zswap, zswap-legacy, none) into each allocator.  The run is
 the cross product.  Results go to DIR/summary.csv (one row per workload, codec, frontend,
-allocator) and DIR/config.json (every parameter, library versions, input hashes).
+allocator) and DIR/config.json (every parameter, library versions, input hashes, the
+command), with timeline.csv, phases.csv, classes.csv, waste.csv and sizes.csv beside
+them (see analysis/recorders.py).
 
 summary.csv columns: density = stored_objects / pool_pages (zpages per pageframe);
 effective_ratio = live pages (incl. zero/same-filled) / pool_pages; fragmentation =
@@ -38,6 +41,8 @@ def add_parser(sub) -> None:
                    help="comma-separated allocator specs NAME[:key=value...], e.g. zsmalloc:chain_size=4 "
                    "(default: every registered allocator)")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<run_id>/)")
+    p.add_argument("--timeline-every", type=int, default=None, metavar="N",
+                   help="write a timeline.csv row every N events (default: about 200 rows per run; 0: none)")
     add_input_options(p, "lzo,lz4")
     p.set_defaults(func=main)
 
@@ -54,9 +59,30 @@ def main(args: argparse.Namespace) -> int:
         cache=cache_from_args(args),
         kernel=args.kernel,
         progress=progress_from_args(args),
+        timeline_every=args.timeline_every,
     )
+    exp.config["command"] = command_line(args)
     out = Path(args.out) if args.out else Path("results") / run_id(exp.config)
     write_results(exp, out)
     print(format_summary(exp.summary))
     print(f"\nresults: {out}/summary.csv, {out}/config.json")
     return 0
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The ``zdensity run`` command that repeats this run (every option that changes the
+    results, explicitly; the output directory, caching and progress options left out)."""
+    argv = ["zdensity", "run"]
+    if args.dump:
+        argv += ["--dump", *args.dump]
+    if args.trace:
+        argv += ["--trace", args.trace]
+    argv += ["--codec", args.codec, "--frontend", args.frontend]
+    if args.allocators:
+        argv += ["--allocators", args.allocators]
+    argv += ["--page-size", str(args.page_size)]
+    if args.kernel:
+        argv += ["--kernel", args.kernel]
+    if args.timeline_every is not None:
+        argv += ["--timeline-every", str(args.timeline_every)]
+    return shlex.join(argv)

@@ -1,0 +1,113 @@
+"""Recorders and the result tables on small hand-checked runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import allocators as A
+from allocators.base import WASTE_KINDS
+from analysis import load_run, run_experiment, write_results
+from analysis.recorders import KEYS, TimelineRecorder, auto_every, size_histogram
+from analysis.run import replay
+from allocators.frontends import create_frontend
+from workloads.trace import OP_COMPACT, OP_FREE, OP_STORE, Trace
+
+# fill: 3 stores (1000, 2000, 3000 B) + a zero page; churn: free page 1, store page 3 again
+# with 500 B; compact.  page_size 4096.
+OPS = [OP_STORE, OP_STORE, OP_STORE, OP_STORE, OP_FREE, OP_STORE, OP_COMPACT]
+PAGES = [0, 1, 2, 3, 1, 3, -1]
+SIZES = [1000, 2000, 3000, 0, 0, 500, 0]
+KINDS = [0, 0, 0, 1, 0, 0, 0]
+
+
+def small_trace() -> Trace:
+    meta = {"workload": "tiny", "page_size": 4096, "phases": [["fill", 0], ["churn", 4], ["compact", 6]]}
+    return Trace.from_columns(OPS, PAGES, SIZES, KINDS, meta)
+
+
+def run_tiny(**kw):
+    return run_experiment(traces={("tiny", "hand"): small_trace()}, frontends="none", allocators="ideal", **kw)
+
+
+def test_phases_timeline_by_hand():
+    exp = run_tiny(timeline_every=2)
+    ph = exp.extra_tables["phases"]
+    assert list(ph["phase"]) == ["fill", "churn", "compact"]
+    assert list(ph["n_events"]) == [4, 6, 7]
+    # none frontend: the zero page is a size-0 store: nothing stored, slot released
+    assert list(ph["stored_objects"]) == [3, 3, 3]
+    assert list(ph["compressed_bytes"]) == [6000, 4500, 4500]
+    assert list(ph["pool_pages"]) == [2, 2, 2]  # ceil(6000/4096), ceil(4500/4096)
+    assert list(ph["density"]) == [1.5, 1.5, 1.5]
+    assert list(ph["payload_bytes"]) == [6000, 4500, 4500]
+    assert list(ph["external_frag_bytes"]) == [8192 - 6000, 8192 - 4500, 8192 - 4500]
+    tl = exp.extra_tables["timeline"]
+    # every 2 events, plus each phase end (4 is both: recorded once, as a phase end)
+    assert list(tl["n_events"]) == [2, 4, 6, 7]
+    assert list(tl["pool_pages"]) == [1, 2, 2, 2]  # 3000 B after two stores
+    assert list(tl["phase"]) == ["fill", "fill", "churn", "compact"]
+    assert list(tl.columns[:4]) == KEYS
+
+
+def test_waste_and_sizes_tables():
+    exp = run_tiny()
+    w = exp.extra_tables["waste"]
+    assert len(w) == 1 and w.loc[0, "phase"] == "compact"
+    assert (w[list(WASTE_KINDS)].sum(axis=1) == w["pool_bytes"]).all()
+    sz = exp.extra_tables["sizes"]
+    assert list(sz.columns) == ["workload", "codec", "kind", "size_bytes", "n_stores"]
+    assert sz[["kind", "size_bytes", "n_stores"]].values.tolist() == [
+        ["data", 500, 1], ["data", 1000, 1], ["data", 2000, 1], ["data", 3000, 1], ["zero", 0, 1]]
+
+
+def test_classes_table_for_class_allocators():
+    name = "zsmalloc" if "zsmalloc" in A.REGISTRY else "zsmalloc-2012"
+    exp = run_experiment(traces={("tiny", "hand"): small_trace()}, frontends="none", allocators=name)
+    cl = exp.extra_tables["classes"]
+    last = cl[cl["phase"] == "compact"]
+    alloc = A.create(name)
+    assert len(last) == len(alloc.class_stats())
+    assert last["obj_used"].sum() == 3
+    # pages_used summed over classes is the pool
+    assert last["pages_used"].sum() == exp.summary.loc[0, "pool_pages"]
+    for col in ["class", "size", "obj_allocated", "obj_used", "pages_used", "pages_per_unit", "objs_per_unit"]:
+        assert col in cl
+
+
+def test_timeline_auto_and_off():
+    assert auto_every(10) == 1 and auto_every(401) == 3 and auto_every(0) == 1
+    assert run_tiny(timeline_every=0).extra_tables["timeline"].empty
+    assert len(run_tiny().extra_tables["timeline"]) == 7  # auto: every event for 7 events
+    with pytest.raises(ValueError):
+        TimelineRecorder(0)
+
+
+def test_size_histogram_counts_every_store():
+    tr = small_trace()
+    h = size_histogram(tr, "tiny", "hand")
+    assert h["n_stores"].sum() == int((tr.ops == OP_STORE).sum())
+
+
+def test_write_and_load_round_trip(tmp_path):
+    exp = run_tiny(timeline_every=3)
+    write_results(exp, tmp_path)
+    run = load_run(tmp_path)
+    for name in ("summary", "timeline", "phases", "classes", "waste", "sizes"):
+        assert isinstance(run[name], pd.DataFrame), name
+    pd.testing.assert_frame_equal(run["phases"], exp.extra_tables["phases"], check_dtype=False)
+    assert run["config"]["runs"][0]["max_alloc_bytes"] == 4096
+    assert run["config"]["runs"][0]["allocator_models"]
+
+
+def test_waste_sums_on_real_sample_for_every_allocator():
+    exp = run_experiment(codecs="lz4", allocators=sorted(A.REGISTRY), progress=False, jobs=1, cache=None)
+    w = exp.extra_tables["waste"]
+    assert set(w["allocator"]) == set(A.REGISTRY)
+    assert (w[list(WASTE_KINDS)].sum(axis=1) == w["pool_bytes"]).all()
+    assert (w[list(WASTE_KINDS)] >= 0).all().all()
+    merged = w.merge(exp.summary, on=KEYS, suffixes=("", "_summary"))
+    assert (merged["pool_bytes"] == merged["pool_bytes_summary"]).all()
