@@ -25,6 +25,7 @@ from allocators.xvmalloc import Xvmalloc
 from allocators.zsmalloc_2012 import Zsmalloc2012
 from allocators.zsmalloc import Zsmalloc
 from allocators.spec import SpecError, build_params, lookup, split_spec
+from allocators.z3fold import Z3fold
 from allocators.zbud import Zbud, ZbudZcache
 
 _ALLOCATORS: list[type[Allocator]] = [
@@ -34,6 +35,7 @@ _ALLOCATORS: list[type[Allocator]] = [
     Zsmalloc,
     Zbud,
     ZbudZcache,
+    Z3fold,
 ]
 
 REGISTRY: dict[str, type[Allocator]] = {cls.name: cls for cls in _ALLOCATORS}

@@ -203,15 +203,17 @@ class Zbud(_TwoBuddyPool):
         offset = self.zhdr_bytes if not h & 1 else self.page_size - self._chunks[h] * self.chunk_bytes
         return (page,), offset, self._size[h]
 
-    def free_bytes_by_kind(self) -> dict[str, int]:
-        """``headers``: one header chunk per page; ``chunk_rounding``: object tails up to
-        their last chunk; ``free_chunks``: unused chunks (the gap between the buddies)."""
-        cb = self.chunk_bytes
-        used = self._used_chunks * cb
+    def waste_breakdown(self) -> dict[str, int]:
+        """``metadata_bytes``: the header chunk of every page; ``internal_frag_bytes``:
+        object tails up to their last chunk; ``external_frag_bytes``: free chunks (the gap
+        between the buddies, or the empty slot)."""
+        used = self._used_chunks * self.chunk_bytes
         return {
-            "headers": self.pages_nr * self.zhdr_bytes,
-            "chunk_rounding": used - self.stored_bytes,
-            "free_chunks": self.pages_nr * (self.page_size - self.zhdr_bytes) - used,
+            "payload_bytes": self.stored_bytes,
+            "header_bytes": 0,
+            "internal_frag_bytes": used - self.stored_bytes,
+            "external_frag_bytes": self.pages_nr * (self.page_size - self.zhdr_bytes) - used,
+            "metadata_bytes": self.pages_nr * self.zhdr_bytes,
         }
 
     def class_stats(self) -> list[ClassStats]:
@@ -343,14 +345,18 @@ class ZbudZcache(_TwoBuddyPool):
         start = 0 if not h & 1 else self.page_size - (self._chunks[h] << self.CHUNK_SHIFT)
         return (h >> 1,), start + self.tmem_bytes, self._size[h]
 
-    def free_bytes_by_kind(self) -> dict[str, int]:
-        """``tmem_handles``: 32 B per object; ``chunk_rounding``; ``free_chunks``."""
+    def waste_breakdown(self) -> dict[str, int]:
+        """``header_bytes``: the 32-byte tmem handle of every object;
+        ``internal_frag_bytes``: object tails up to their last chunk;
+        ``external_frag_bytes``: free chunks; no in-page metadata."""
         used = self._used_chunks << self.CHUNK_SHIFT
         handles = self.n_objects * self.tmem_bytes
         return {
-            "tmem_handles": handles,
-            "chunk_rounding": used - handles - self.stored_bytes,
-            "free_chunks": self.pages_nr * self.page_size - used,
+            "payload_bytes": self.stored_bytes,
+            "header_bytes": handles,
+            "internal_frag_bytes": used - handles - self.stored_bytes,
+            "external_frag_bytes": self.pages_nr * self.page_size - used,
+            "metadata_bytes": 0,
         }
 
     def class_stats(self) -> list[ClassStats]:

@@ -202,6 +202,8 @@ class ZbudMachine(RuleBasedStateMachine):
     def consistent(self):
         self.z.check_invariants()
         assert self.z.pool_pages() == len(self.ref.pages)
+        w = self.z.waste_breakdown()
+        assert sum(w.values()) == self.z.pool_pages() * 4096 and min(w.values()) >= 0
 
 
 class ZcacheMachine(RuleBasedStateMachine):
@@ -223,6 +225,8 @@ class ZcacheMachine(RuleBasedStateMachine):
     def consistent(self):
         self.z.check_invariants()
         assert self.z.pool_pages() <= self.z.n_objects <= 2 * self.z.pool_pages()
+        w = self.z.waste_breakdown()
+        assert sum(w.values()) == self.z.pool_pages() * 4096 and min(w.values()) >= 0
 
 
 TestZbudMachine = ZbudMachine.TestCase
