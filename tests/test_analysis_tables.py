@@ -111,3 +111,21 @@ def test_waste_sums_on_real_sample_for_every_allocator():
     assert (w[list(WASTE_KINDS)] >= 0).all().all()
     merged = w.merge(exp.summary, on=KEYS, suffixes=("", "_summary"))
     assert (merged["pool_bytes"] == merged["pool_bytes_summary"]).all()
+
+
+def test_cli_run_writes_tables_and_command(tmp_path):
+    from workloads.trace import write_trace
+    from zdensity.cli import main as cli_main
+
+    trace = tmp_path / "t.csv"
+    write_trace(small_trace(), trace)
+    out = tmp_path / "out"
+    argv = ["run", "--trace", str(trace), "--frontend", "none", "--allocators", "ideal", "--timeline-every", "2",
+            "--out", str(out)]
+    assert cli_main(argv) == 0
+    run = load_run(out)
+    assert run["config"]["command"] == (f"zdensity run --trace {trace} --codec lzo,lz4 --frontend none "
+                                        "--allocators ideal --page-size 4096 --timeline-every 2")
+    assert run["timeline"]["n_events"].tolist() == [2, 4, 6, 7]
+    for name in ("phases", "classes", "waste", "sizes"):
+        assert (out / f"{name}.csv").exists()

@@ -3,4 +3,5 @@ subcommand and sets ``func(args) -> int``.  ``COMMANDS`` lists them in help orde
 
 COMMANDS = [
     "run",
+    "report",
 ]
