@@ -11,11 +11,12 @@ bytes, ``n_*`` counts objects.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
+
+from allocators.spec import ConfigParams
 
 Handle = int
 """An opaque object handle.  Only the allocator that returned it may interpret it."""
@@ -50,7 +51,7 @@ class InvariantViolation(AssertionError):
 
 
 @dataclass(frozen=True)
-class AllocatorParams:
+class AllocatorParams(ConfigParams):
     """Parameters shared by every allocator.  Subclasses add fields; all fields need
     defaults, and the defaults are the kernel's.
 
@@ -63,27 +64,6 @@ class AllocatorParams:
         ps = self.page_size
         if not isinstance(ps, int) or ps < 512 or ps & (ps - 1):
             raise ValueError(f"page_size must be a power of two >= 512, got {ps!r}")
-
-    def to_config(self) -> dict[str, Any]:
-        """JSON-able dict of every field (no allocator name; see ``Allocator.to_config``)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "AllocatorParams":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**dict(config))
-
-    def non_defaults(self) -> dict[str, Any]:
-        """The fields whose value differs from the default, in field order."""
-        default = type(self)()
-        return {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        }
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,32 @@ from typing import Any, Mapping, TypeVar
 T = TypeVar("T")
 
 
+class ConfigParams:
+    """Mixin for the frozen parameter dataclasses of allocators, frontends and codecs:
+    a JSON round trip and the list of non-default values (for normalised specs)."""
+
+    def to_config(self) -> dict[str, Any]:
+        """JSON-able dict of every field."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(config) - names)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**dict(config))
+
+    def non_defaults(self) -> dict[str, Any]:
+        """The fields whose value differs from the default, in field order."""
+        default = type(self)()
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if getattr(self, f.name) != getattr(default, f.name)
+        }
+
+
 class SpecError(ValueError):
     """A spec names an unknown entry or a bad parameter; the message is one user-facing line."""
 

@@ -30,11 +30,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from allocators.spec import SpecError, build_params, lookup, split_spec
+from allocators.spec import ConfigParams, SpecError, build_params, lookup, split_spec
 
 
 @dataclass(frozen=True)
-class CodecParams:
+class CodecParams(ConfigParams):
     """``level``: compression level; 0 = the codec's kernel default (ignored by codecs
     without levels)."""
 

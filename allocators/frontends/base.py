@@ -11,13 +11,13 @@ still carries the page's compressed size so frontends that compress such pages c
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, ClassVar, Mapping
+from typing import ClassVar
 
 from allocators.base import Allocator, AllocatorError, Handle
+from allocators.spec import ConfigParams
 
 
 class PageKind(IntEnum):
@@ -37,24 +37,9 @@ class Slot(IntEnum):
 
 
 @dataclass(frozen=True)
-class FrontendParams:
+class FrontendParams(ConfigParams):
     """Parameters shared by every frontend (none yet); subclasses add fields with the
     kernel's defaults."""
-
-    def to_config(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "FrontendParams":
-        return cls(**dict(config))
-
-    def non_defaults(self) -> dict[str, Any]:
-        default = type(self)()
-        return {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        }
 
 
 @dataclass(frozen=True)
