@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The headline experiment: the 2012 contenders behind the zram of their time, today's
+# zsmalloc, zbud and the ideal bound behind today's zram, on the bundled real dump.
+HEADLINE := zram-legacy/xvmalloc,zram-legacy/zsmalloc-2012,zram/zsmalloc,zram/zbud,zram/ideal
+
 run: $(STAMP)
-	$(VENV)/bin/zdensity run
+	$(VENV)/bin/zdensity run --frontend zram,zram-legacy --allocators $(HEADLINE)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -72,6 +72,26 @@ def split_list(text: str | Sequence[str] | None) -> list[str]:
     return [part.strip() for item in items for part in item.split(",") if part.strip()]
 
 
+def pair_plan(frontends: Sequence[str], alloc_specs: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Which allocators run behind which frontend.
+
+    An allocator entry ``FRONTEND/SPEC`` runs only behind that frontend (added to the
+    frontends if not listed); a plain ``SPEC`` runs behind every listed frontend.  So
+    ``--frontend zram --allocators zram-legacy/xvmalloc,zsmalloc`` runs zsmalloc behind
+    zram and xvmalloc behind zram-legacy only.  Frontends without allocators are dropped."""
+    order = list(frontends)
+    pairs: list[tuple[str | None, str]] = []
+    for entry in alloc_specs:
+        front, sep, spec = entry.rpartition("/")
+        if sep and not front:
+            raise SpecError(f"bad allocator entry {entry!r}: expected FRONTEND/ALLOCATOR")
+        pairs.append((front or None, spec))
+        if front and front not in order:
+            order.append(front)
+    plan = [(f, [spec for front, spec in pairs if front in (None, f)]) for f in order]
+    return [(f, specs) for f, specs in plan if specs]
+
+
 def allocator_factory(spec: str, page_size: int, kernel: str | None = None) -> Callable[[], A.Allocator]:
     """Validate ``spec`` now and return a function that builds a fresh allocator.
 
@@ -157,7 +177,8 @@ def run_experiment(
     codecs = split_list(codecs) or list(DEFAULT_CODECS)
     frontends = split_list(frontends) or list(DEFAULT_FRONTENDS)
     alloc_specs = split_list(allocators) or sorted(A.REGISTRY)
-    make_fronts = [(spec, frontend_factory(spec, kernel)) for spec in frontends]
+    plan = pair_plan(frontends, alloc_specs)
+    make_fronts = [(fspec, frontend_factory(fspec, kernel), specs) for fspec, specs in plan]
     if traces is None:
         for c in codecs:
             create_codec(c)  # validate before measuring
@@ -166,9 +187,8 @@ def run_experiment(
         raise InputError(f"timeline interval must be >= 0 events, got {timeline_every}")
     rows, runs, standard, info = [], [], [], []
     for (workload, codec), tr in traces.items():
-        make_allocs = [allocator_factory(spec, tr.page_size, kernel) for spec in alloc_specs]
-        for fspec, make_front in make_fronts:
-            for make_alloc in make_allocs:
+        for fspec, make_front, specs in make_fronts:
+            for make_alloc in [allocator_factory(spec, tr.page_size, kernel) for spec in specs]:
                 front = make_front(make_alloc())
                 std = standard_recorders(len(tr), timeline_every)
                 extra = list(recorders()) if recorders else []

@@ -38,8 +38,9 @@ def add_parser(sub) -> None:
                    help="comma-separated frontends: zram, zram-legacy, zswap, zswap-legacy, none "
                    "(each NAME[:key=value...]; default: zram)")
     p.add_argument("--allocators", default=None, metavar="LIST",
-                   help="comma-separated allocator specs NAME[:key=value...], e.g. zsmalloc:chain_size=4 "
-                   "(default: every registered allocator)")
+                   help="comma-separated allocator specs NAME[:key=value...], e.g. zsmalloc:chain_size=4; "
+                   "FRONTEND/NAME[:...] runs that allocator behind that frontend only "
+                   "(default: every registered allocator behind every frontend)")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<run_id>/)")
     p.add_argument("--timeline-every", type=int, default=None, metavar="N",
                    help="write a timeline.csv row every N events (default: about 200 rows per run; 0: none)")
