@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-SHORT_COLUMNS = ["workload", "codec", "frontend", "allocator", "stored_objects", "pool_pages", "density",
+SHORT_COLUMNS = ["workload", "codec", "frontend", "allocator", "stored_objects", "rejected_pages", "pool_pages", "density",
                  "effective_ratio", "fragmentation"]
 
 
