@@ -31,13 +31,11 @@ from analysis.run import Recorder, RunResult, replay
 from analysis.summary import SUMMARY_COLUMNS, summary_row
 from workloads.atomic import atomic_open
 from workloads.codecs import create_codec
-from workloads.dumps import BUNDLED_SAMPLE, DumpSource, check_page_size
 from workloads.errors import InputError
-from workloads.measure import SizeCache, measure
-from workloads.policies import fill
-from workloads.trace import Trace, read_trace
+from workloads.measure import SizeCache
+from workloads.resolve import DEFAULT_CODECS, load_workloads  # load_workloads: public API, re-exported
+from workloads.trace import Trace
 
-DEFAULT_CODECS = ("lzo", "lz4")
 DEFAULT_FRONTENDS = ("zram",)
 
 
@@ -121,34 +119,6 @@ def _apply_preset(kernel: str | None, name: str, params_cls: type, base: Any) ->
     return presets.apply_preset(kernel, name, base)
 
 
-def load_workloads(
-    dumps: Sequence[str | Path] = (),
-    trace: str | Path | None = None,
-    codecs: Sequence[str] = DEFAULT_CODECS,
-    page_size: int = 4096,
-    jobs: int | None = None,
-    cache: SizeCache | None = None,
-    progress: bool | None = None,
-) -> dict[tuple[str, str], Trace]:
-    """Traces keyed by (workload, codec label).  A trace file is used as is (its codec
-    label comes from its sidecar, else ``trace``); dumps are measured with each codec and
-    replayed with the ``fill`` policy.  With neither, the bundled sample dump is used."""
-    check_page_size(page_size)
-    out: dict[tuple[str, str], Trace] = {}
-    if trace is not None:
-        t = read_trace(trace)
-        out[(t.name, str(t.meta.get("codec", "trace")))] = t
-    sources = [DumpSource(Path(d), page_size) for d in dumps]
-    if not sources and trace is None:
-        sources = [DumpSource(BUNDLED_SAMPLE, page_size)]
-    codec_objs = [create_codec(c) for c in codecs]
-    for src in sources:
-        for codec in codec_objs:
-            ps = measure(src, codec, jobs=jobs, cache=cache, progress=progress)
-            out[(src.name, codec.spec())] = fill(ps)
-    return out
-
-
 def run_experiment(
     dumps: Sequence[str | Path] = (),
     trace: str | Path | None = None,
@@ -163,11 +133,15 @@ def run_experiment(
     recorders: Callable[[], Sequence[Recorder]] | None = None,
     progress: bool | None = None,
     timeline_every: int | None = None,
+    workloads: Sequence[str] = (),
+    policy: str | None = None,
 ) -> Experiment:
     """Run every (workload, codec, frontend, allocator) combination.
 
     ``allocators``: specs (``NAME[:key=value...]``), default every registered allocator.
-    ``traces``: ready traces (skips ``dumps``/``trace``/``codecs``).  ``recorders``: a
+    ``traces``: ready traces (skips ``dumps``/``trace``/``codecs``/``workloads``).
+    ``workloads``: generator specs (``workloads.synthetic``); ``policy``: one policy spec
+    applied to dumps and generators (``workloads.policies``, default ``fill``).  ``recorders``: a
     factory of fresh extra recorders for each run.  All specs are validated before any
     work.  Every run also gets the standard recorders (``analysis.recorders``), whose rows
     become ``extra_tables`` (``analysis.recorders.build_tables``): ``timeline`` every
@@ -182,7 +156,7 @@ def run_experiment(
     if traces is None:
         for c in codecs:
             create_codec(c)  # validate before measuring
-        traces = load_workloads(dumps, trace, codecs, page_size, jobs, cache, progress)
+        traces = load_workloads(dumps, trace, codecs, page_size, jobs, cache, progress, workloads, policy)
     if timeline_every is not None and timeline_every < 0:
         raise InputError(f"timeline interval must be >= 0 events, got {timeline_every}")
     rows, runs, standard, info = [], [], [], []

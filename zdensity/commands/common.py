@@ -45,6 +45,19 @@ def add_input_options(p: argparse.ArgumentParser, codec_default: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
 
 
+def add_workload_options(p: argparse.ArgumentParser) -> None:
+    """--workload (repeatable) and --policy."""
+    from workloads.policies import POLICIES
+    from workloads.synthetic import GENERATORS
+
+    p.add_argument("--workload", action="append", default=[], metavar="SPEC",
+                   help="a synthetic workload NAME[:key=value,...] (repeatable), one of: "
+                   f"{', '.join(GENERATORS)}; e.g. kernbench-2013, uniform:lo=100,hi=3000, pages:random")
+    p.add_argument("--policy", default=None, metavar="SPEC",
+                   help=f"what happens over time, one spec NAME[:key=value,...]: {', '.join(POLICIES)} "
+                   "(default: fill; e.g. churn:free=0.3,rewrite=0.2,seed=1)")
+
+
 def cache_from_args(args: argparse.Namespace) -> SizeCache | None:
     return None if args.no_cache else SizeCache(args.cache_dir)
 

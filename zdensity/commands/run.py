@@ -8,7 +8,7 @@ from pathlib import Path
 
 from analysis.experiment import run_experiment, run_id, write_results
 from analysis.tables import format_summary
-from zdensity.commands.common import add_input_options, cache_from_args, progress_from_args
+from zdensity.commands.common import add_input_options, add_workload_options, cache_from_args, progress_from_args
 
 DESCRIPTION = """\
 Replay workloads through frontends and allocators and write a density comparison.
@@ -31,9 +31,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run allocators on workloads and write summary.csv",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dump", nargs="+", default=[], metavar="FILE",
-                   help="memory dump(s): raw page files or .zst (default: the bundled sample)")
+                   help="memory dump(s): raw page files, .zst, ELF core files or directories of them "
+                   "(default: the bundled sample unless --workload or --trace is given)")
     p.add_argument("--trace", default=None, metavar="FILE",
                    help="a trace (CSV op,page,size[,kind] or .parquet) to replay instead of dumps")
+    add_workload_options(p)
     p.add_argument("--frontend", default="zram", metavar="LIST",
                    help="comma-separated frontends: zram, zram-legacy, zswap, zswap-legacy, none "
                    "(each NAME[:key=value...]; default: zram)")
@@ -61,6 +63,8 @@ def main(args: argparse.Namespace) -> int:
         kernel=args.kernel,
         progress=progress_from_args(args),
         timeline_every=args.timeline_every,
+        workloads=args.workload,
+        policy=args.policy,
     )
     exp.config["command"] = command_line(args)
     out = Path(args.out) if args.out else Path("results") / run_id(exp.config)
