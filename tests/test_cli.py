@@ -106,8 +106,9 @@ def test_truncated_zst(tmp_path, capsys):
     _bad(tmp_path, capsys, ["run", "--dump", str(tmp_path / "t.zst"), "--no-cache"], "truncated")
 
 
-def test_directory_as_dump(tmp_path, capsys):
-    _bad(tmp_path, capsys, ["run", "--dump", str(tmp_path)], "not a regular file")
+def test_empty_directory_as_dump(tmp_path, capsys):
+    # a directory of dumps is an input (each file one workload); an empty one is an error
+    _bad(tmp_path, capsys, ["run", "--dump", str(tmp_path)], "directory has no dump files")
 
 
 @pytest.mark.parametrize("body, where", [("store,1,-3\n", "t.csv:2"), ("store,1,9000\n", "t.csv:2"),

@@ -31,7 +31,6 @@ every ``N`` store/free events; 0 = never).  Policies mark phases in
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from allocators.spec import ConfigParams
 from workloads.measure import PageSizes
 from workloads.trace import OP_COMPACT, OP_FREE, OP_STORE, Trace
 
@@ -57,7 +57,7 @@ def resample_from(ps: PageSizes) -> Resample:
 
 
 @dataclass(frozen=True)
-class PolicyParams:
+class PolicyParams(ConfigParams):
     """``compact_every``: a ``compact`` event after every N store/free events (0 = never)."""
 
     compact_every: int = 0
@@ -76,17 +76,14 @@ class Policy(ABC):
         self.params = params or self.Params()
 
     def spec(self) -> str:
-        default = type(self.params)()
-        changed = [f"{f.name}={getattr(self.params, f.name)}" for f in dataclasses.fields(self.params)
-                   if getattr(self.params, f.name) != getattr(default, f.name)]
-        return ":".join([self.name, *changed])
+        return ":".join([self.name, *(f"{k}={v}" for k, v in self.params.non_defaults().items())])
 
     def apply(self, ps: PageSizes, resample: Resample | None = None) -> Trace:
         """The event stream for ``ps``; ``resample`` gives rewritten pages' contents
         (default: drawn from ``ps`` itself)."""
         ev = Events()
         self.events(ev, ps, resample or resample_from(ps))
-        meta = {**ps.meta, "policy": self.spec(), "policy_config": dataclasses.asdict(self.params)}
+        meta = {**ps.meta, "policy": self.spec(), "policy_config": self.params.to_config()}
         return ev.trace(meta, self.params.compact_every)
 
     @abstractmethod

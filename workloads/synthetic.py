@@ -68,6 +68,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 
 from allocators.frontends.base import PageKind
+from allocators.spec import ConfigParams
 from workloads.errors import InputError
 from workloads.measure import PageSizes
 
@@ -76,7 +77,7 @@ CHUNK_PAGES = 256
 
 
 @dataclass(frozen=True)
-class GeneratorParams:
+class GeneratorParams(ConfigParams):
     """``pages``: pages generated; ``seed``: seed of ``numpy.random.default_rng``."""
 
     pages: int = 100_000
@@ -105,14 +106,11 @@ class Generator(ABC):
 
     def spec(self) -> str:
         """Canonical spec: the name plus the parameters that differ from the defaults."""
-        default = type(self.params)()
-        changed = [f"{f.name}={getattr(self.params, f.name)}" for f in dataclasses.fields(self.params)
-                   if getattr(self.params, f.name) != getattr(default, f.name)]
-        return ":".join([self.name, *changed])
+        return ":".join([self.name, *(f"{k}={v}" for k, v in self.params.non_defaults().items())])
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "generator", "name": self.name, "spec": self.spec(),
-                "config": dataclasses.asdict(self.params), "page_size": self.page_size}
+                "config": self.params.to_config(), "page_size": self.page_size}
 
 
 class SizeGenerator(Generator):
