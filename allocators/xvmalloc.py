@@ -100,17 +100,13 @@ class Xvmalloc(Allocator):
             self._lists[i][key] = None
             self._bitmap |= 1 << i
 
-    def _remove(self, key: int) -> int:
-        """Forget a free block (unlinking it from its list); return its size."""
-        size = self._free_start.pop(key)
-        del self._free_end[key + HEADER_BYTES + size]
-        if size >= MIN_ALLOC_BYTES:
-            i = (size & ~7) - MIN_ALLOC_BYTES >> FL_DELTA_SHIFT
-            lst = self._lists[i]
-            del lst[key]
-            if not lst:
-                self._bitmap &= ~(1 << i)
-        return size
+    def _unlist(self, key: int, size: int) -> None:
+        """Unlink a listed free block (``size >= 32``) from its list."""
+        i = (size & ~7) - MIN_ALLOC_BYTES >> FL_DELTA_SHIFT
+        lst = self._lists[i]
+        del lst[key]
+        if not lst:
+            self._bitmap &= ~(1 << i)
 
     def _grow(self) -> None:
         page = self._next_page
@@ -129,7 +125,7 @@ class Xvmalloc(Allocator):
             found = self._bitmap >> idx
             if not found:
                 raise AllocationFailed(f"xvmalloc: no free list at or above index {idx} for size {size}")
-        # head of the first non-empty list at or above idx; unlink it (inlined _remove)
+        # head of the first non-empty list at or above idx; unlink it (as _unlist)
         i = idx + (found & -found).bit_length() - 1
         lst = self._lists[i]
         key = next(reversed(lst))
@@ -159,15 +155,24 @@ class Xvmalloc(Allocator):
             size = self._sizes.pop(handle)
         except (KeyError, TypeError):
             raise InvalidHandle(f"xvmalloc: unknown handle {handle!r}") from None
+        free_start, free_end = self._free_start, self._free_end
         key = handle - HEADER_BYTES
-        block = (size + 3) & ~3
-        end = handle + block
-        if end in self._free_start:  # never true at the page end: no block starts at offset P
-            block += self._remove(end) + HEADER_BYTES
-        prev = self._free_end.get(key)
+        end = handle + ((size + 3) & ~3)
+        # merge a free next block (never at the page end: no block starts at offset P)
+        nsize = free_start.pop(end, None)
+        if nsize is not None:
+            if nsize >= MIN_ALLOC_BYTES:
+                self._unlist(end, nsize)
+            end += HEADER_BYTES + nsize
+            del free_end[end]
+        # merge a free previous block: the one whose end is this block's start
+        prev = free_end.pop(key, None)
         if prev is not None:
-            block += self._remove(prev) + HEADER_BYTES
+            psize = free_start.pop(prev)
+            if psize >= MIN_ALLOC_BYTES:
+                self._unlist(prev, psize)
             key = prev
+        block = end - key - HEADER_BYTES
         if block == self.max_block_bytes:
             self._total_pages -= 1
         else:

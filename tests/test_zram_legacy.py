@@ -4,6 +4,8 @@ zram, the 3.4 zsmalloc zram, overwrite order, failures and other allocators behi
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import allocators as A
 from allocators.frontends import FRONTENDS, PageKind, Slot, create_frontend
@@ -127,3 +129,31 @@ def test_every_allocator_behind_zram_legacy(name, era):
         z.free(page)
     assert z.pool_pages() == 0 and not z.slots and z.compressed_bytes == 0
     assert z.counters()["mem_used_total"] == 0
+
+
+ALLOCATORS_FOR_MACHINE = ["xvmalloc", "zsmalloc-2012"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.sampled_from(ALLOCATORS_FOR_MACHINE), era=st.sampled_from(["3.4", "3.10"]),
+       events=st.lists(st.tuples(st.integers(0, 15), st.integers(-1, 4200)), min_size=1, max_size=120))
+def test_counters_agree_with_slots(name, era, events):
+    """Random stores (size 0 = zero page) and frees (size -1): the counters are recounted
+    from the slot table and the allocator after every event."""
+    z = zram(name, era=era)
+    for page, size in events:
+        if size < 0:
+            z.free(page)
+        else:
+            z.store(page, size, ZERO if size == 0 else DATA)
+        z.allocator.check_invariants()
+        c = z.counters()
+        kinds = [slot for slot, _, _ in z.slots.values()]
+        raw = kinds.count(Slot.RAW)
+        assert raw == 0 or era == "3.4"
+        assert c["pages_zero"] == kinds.count(Slot.ZERO)
+        assert c["pages_stored"] == len(kinds) - kinds.count(Slot.ZERO)
+        assert c["compr_data_size"] == sum(nbytes for _, _, nbytes in z.slots.values())
+        assert c["mem_used_total"] == (z.allocator.pool_pages() + raw) * 4096
+        assert z.allocator.n_objects == sum(1 for _, h, _ in z.slots.values() if h >= 0)
+        assert z.peak_pool_pages >= z.pool_pages()

@@ -44,6 +44,9 @@ from typing import ClassVar
 from allocators.frontends.base import Frontend, FrontendParams, PageKind, Slot
 
 ERAS = ("3.4", "3.10")
+# enum members bound once (hot path)
+_ZERO_PAGE = PageKind.ZERO
+_ZERO, _HUGE, _NORMAL, _RAW = Slot.ZERO, Slot.HUGE, Slot.NORMAL, Slot.RAW
 
 
 @dataclass(frozen=True)
@@ -80,26 +83,27 @@ class ZramLegacy(Frontend):
 
     def store(self, page: int, size: int, kind: PageKind) -> None:
         self.pages_in += 1
-        zero = kind == PageKind.ZERO or size <= 0
+        zero = kind == _ZERO_PAGE or size <= 0
         if self.alloc_first:
             self._store_alloc_first(page, size, zero)
             return
         self._release(page)
         if zero:
-            self._hold(page, Slot.ZERO, -1, 0)
-        elif size > self.max_zpage_bytes:
-            self._hold(page, Slot.RAW, -1, self.page_size)
-            self._sample_peak()
+            self._hold(page, _ZERO, -1, 0)
+            return
+        if size > self.max_zpage_bytes:
+            self._hold(page, _RAW, -1, self.page_size)
         else:
             handle = self._try_malloc(size)
-            if handle is not None:
-                self._sample_peak()
-                self._hold(page, Slot.NORMAL, handle, size)
+            if handle is None:
+                return
+            self._hold(page, _NORMAL, handle, size)
+        self._sample_peak()
 
     def _store_alloc_first(self, page: int, size: int, zero: bool) -> None:
         if zero:
             self._release(page)
-            self._hold(page, Slot.ZERO, -1, 0)
+            self._hold(page, _ZERO, -1, 0)
             return
         huge = size > self.max_zpage_bytes
         nbytes = self.page_size if huge else size
@@ -108,10 +112,10 @@ class ZramLegacy(Frontend):
             return
         self._sample_peak()
         self._release(page)
-        self._hold(page, Slot.HUGE if huge else Slot.NORMAL, handle, nbytes)
+        self._hold(page, _HUGE if huge else _NORMAL, handle, nbytes)
 
     def _sample_peak(self) -> None:
-        used = self.pool_pages()
+        used = self.allocator.pool_pages() + self.n_by_slot[_RAW]
         if used > self.peak_pool_pages:
             self.peak_pool_pages = used
 
