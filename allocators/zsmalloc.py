@@ -436,6 +436,21 @@ class Zsmalloc(Allocator):
                    for c in self.classes)
         return {"handles": handles, "slack": slack, "free_slots": free_slots, "zspage_tail": tail}
 
+    def waste_breakdown(self) -> dict[str, int]:
+        """``header_bytes`` = in-object handles; ``internal_frag_bytes`` = class rounding
+        of live objects plus the unusable tail of every zspage (``ppz*page_size - N*size``,
+        fixed by the class geometry); ``external_frag_bytes`` = free slots of live zspages;
+        no in-pool metadata (``struct zspage`` and handles live in slab caches outside
+        ``zs_get_total_pages``)."""
+        k = self.free_bytes_by_kind()
+        return {
+            "payload_bytes": self.stored_bytes,
+            "header_bytes": k["handles"],
+            "internal_frag_bytes": k["slack"] + k["zspage_tail"],
+            "external_frag_bytes": k["free_slots"],
+            "metadata_bytes": 0,
+        }
+
     def locate(self, handle: Handle) -> tuple[tuple[int, ...], int, int]:
         """Pages (``zspage_id * 16 + k`` for sub-page k) the object's slot touches, the
         byte offset in the first one, and the slot size."""

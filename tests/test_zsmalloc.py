@@ -150,6 +150,8 @@ def test_free_bytes_add_up():
         a.malloc(s)
     kinds = a.free_bytes_by_kind()
     assert sum(kinds.values()) == a.pool_pages() * 4096 - a.stored_bytes
+    w = a.waste_breakdown()
+    assert sum(w.values()) == a.pool_pages() * 4096 and w["header_bytes"] == 5 * 8  # 3700 and 4096 are huge: no in-object handle
 
 
 @pytest.mark.parametrize("page_size", [4096, 16384, 65536])
