@@ -157,3 +157,19 @@ def test_bad_parameters():
         ClassTable(4096, 8, 0, "nope")
     with pytest.raises(ValueError):
         ClassTable(4096, 8, 12)
+
+
+def test_classes_command(capsys):
+    from zdensity.cli import main
+    assert main(["classes"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("119 classes") and "huge watermark 3632" in out[-1]
+    assert "huge_class_size 3625" in out[-1] and len(out) == 1 + 119 + 1
+    assert main(["classes", "--chain-size", "16", "--chain-rule", "used-percent", "--csv"]) == 0
+    cap = capsys.readouterr()
+    lines = cap.out.splitlines()
+    assert lines[0] == "class,size,pages_per_zspage,objs_per_zspage,waste_bytes" and len(lines) == 192
+    assert cap.err.startswith("191 classes")
+    assert main(["classes", "--chain-size", "4"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("69 classes")
+    assert main(["classes", "--chain-size", "17"]) == 2

@@ -4,4 +4,5 @@ subcommand and sets ``func(args) -> int``.  ``COMMANDS`` lists them in help orde
 COMMANDS = [
     "run",
     "report",
+    "classes",
 ]
