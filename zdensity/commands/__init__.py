@@ -5,4 +5,5 @@ COMMANDS = [
     "run",
     "report",
     "classes",
+    "validate",
 ]

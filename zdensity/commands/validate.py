@@ -1,0 +1,170 @@
+"""``zdensity validate``: the zram + zsmalloc model against the running kernel's zram."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from dataclasses import dataclass
+
+import numpy as np
+
+import allocators
+from allocators.frontends import FRONTENDS, PageKind, create_frontend
+from allocators.presets import preset_params
+from allocators.spec import SpecError, split_spec
+from workloads.dumps import BUNDLED_SAMPLE, DumpSource
+from workloads.errors import InputError
+from workloads.kernel_zram import ZramDevice, ZramUnavailable, kernel_chain_size, measure_into, unavailable_reason
+
+DESCRIPTION = """\
+Check the zram + zsmalloc model against the running kernel (root and zram needed).
+
+A fresh zram device is created (/sys/class/zram-control/hot_add), the dump is written page
+by page with O_DIRECT and mm_stat is read after every page, so each page's compressed size
+is the kernel's own (its compr_data_size delta; same-filled pages 0, huge pages 4096).
+Optional phases: --churn SEED:FRACTION overwrites a seeded random FRACTION of the pages
+with zeros (numpy default_rng(SEED).choice, in that order); --compact writes to
+/sys/block/zramN/compact.  mm_stat is read after each phase, the device is removed (always),
+and the same per-page sizes are replayed through the model (zram frontend over zsmalloc).
+Prints kernel vs model for orig_data_size, compr_data_size, mem_used_total, mem_used_max,
+same_pages, huge_pages, pages_compacted per phase; exit status 1 on any difference.
+
+Model parameters: the preset of the running kernel's release (--kernel overrides it), with
+the chain size read from the kernel config (/proc/config.gz or /boot/config-*; the default
+8 is assumed and said when none is found and no --kernel is given); --allocator /
+--frontend add explicit NAME:key=value overrides.  Without root or zram: one line,
+"skipped", exit 0.
+"""
+
+COMPARED = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_used_max", "same_pages",
+            "huge_pages", "pages_compacted")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("validate", help="compare the zram/zsmalloc model with the running kernel",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dump", default=None, metavar="FILE",
+                   help="raw page dump or .zst (default: the bundled sample)")
+    p.add_argument("--codec", default="lzo-rle", metavar="ALG",
+                   help="zram comp_algorithm: lzo, lzo-rle, lz4, zstd, ... (default: lzo-rle)")
+    p.add_argument("--churn", default=None, metavar="SEED:FRACTION",
+                   help="after the write phase, overwrite this fraction of pages with zeros")
+    p.add_argument("--compact", action="store_true", help="trigger compaction as a last phase")
+    p.add_argument("--kernel", default=None, metavar="RELEASE",
+                   help="model this kernel release's rules (default: the running kernel's)")
+    p.add_argument("--allocator", default="zsmalloc", metavar="SPEC",
+                   help="zsmalloc[:key=value...] overrides on top of the preset (default: zsmalloc)")
+    p.add_argument("--frontend", default="zram", metavar="SPEC",
+                   help="zram[:key=value...] overrides on top of the preset (default: zram)")
+    p.add_argument("--max-pages", type=int, default=0, metavar="N", help="use only the first N pages")
+    p.set_defaults(func=main)
+
+
+@dataclass(frozen=True)
+class Churn:
+    seed: int
+    fraction: float
+
+    @classmethod
+    def parse(cls, text: str) -> "Churn":
+        seed, sep, frac = text.partition(":")
+        try:
+            value = cls(int(seed), float(frac))
+        except ValueError:
+            raise InputError(f"--churn {text!r}: expected SEED:FRACTION, e.g. 7:0.3") from None
+        if not sep or not 0 < value.fraction <= 1:
+            raise InputError(f"--churn {text!r}: FRACTION must be in (0, 1]")
+        return value
+
+    def pages(self, n_pages: int) -> np.ndarray:
+        k = int(round(self.fraction * n_pages))
+        return np.random.default_rng(self.seed).choice(n_pages, size=k, replace=False)
+
+
+def model_params(kernel: str | None, page_size: int) -> tuple[object, object, str]:
+    """(zsmalloc params, zram params, note) for the run: the preset of ``kernel`` (or of the
+    running release, with the chain size from its config)."""
+    zs_cls = allocators.REGISTRY["zsmalloc"].Params
+    zram_cls = FRONTENDS["zram"].Params
+    release = kernel or platform.release()
+    zs = preset_params(release, "zsmalloc", zs_cls, page_size) or zs_cls(page_size=page_size)
+    zram = preset_params(release, "zram", zram_cls, page_size)
+    note = f"model: kernel {release} preset"
+    if kernel is None:
+        chain, where = kernel_chain_size()
+        if chain is None:
+            note += f"; {where}: chain size 8 assumed"
+            chain = 8
+        else:
+            note += f"; chain size {chain} from {where}"
+        zs = type(zs)(**{**zs.to_config(), "chain_size": chain})
+    return zs, zram, note
+
+
+def main(args: argparse.Namespace) -> int:
+    reason = unavailable_reason()
+    if reason:
+        print(f"validate: skipped ({reason})")
+        return 0
+    page_size = os.sysconf("SC_PAGE_SIZE")
+    churn = Churn.parse(args.churn) if args.churn else None
+    for spec, name in ((args.allocator, "zsmalloc"), (args.frontend, "zram")):
+        if split_spec(spec)[0] != name:
+            raise SpecError(f"validate models zram over zsmalloc; got {spec!r}")
+    src = DumpSource(args.dump or BUNDLED_SAMPLE, page_size)
+    pages = np.concatenate(list(src.chunks()))
+    if args.max_pages > 0:
+        pages = pages[: args.max_pages]
+    n = len(pages)
+    zs_params, zram_params, note = model_params(args.kernel, page_size)
+
+    # ---------------------------------------------------------------- kernel
+    phases: list[tuple[str, dict[str, int]]] = []
+    try:
+        with ZramDevice(n, args.codec, page_size) as dev:
+            measured = list(measure_into(dev, pages))
+            phases.append(("write", dev.mm_stat().as_dict()))
+            churn_pages = churn.pages(n) if churn else np.zeros(0, dtype=np.int64)
+            if churn:
+                zero = np.zeros(page_size, dtype=np.uint8)
+                for p in churn_pages:
+                    dev.write_page(int(p), zero)
+                phases.append(("churn", dev.mm_stat().as_dict()))
+            if args.compact:
+                dev.compact()
+                phases.append(("compact", dev.mm_stat().as_dict()))
+    except ZramUnavailable as exc:
+        print(f"validate: skipped ({exc})")
+        return 0
+
+    # ----------------------------------------------------------------- model
+    zs = allocators.create(args.allocator, zs_params)
+    fe = create_frontend(args.frontend, zs, zram_params)
+    model: dict[str, dict[str, int]] = {}
+    for i, (size, kind, _huge) in enumerate(measured):
+        fe.store(i, size, PageKind(kind))
+    model["write"] = fe.counters()
+    for p in churn_pages:
+        fe.store(int(p), 0, PageKind.ZERO)
+    if churn:
+        model["churn"] = fe.counters()
+    if args.compact:
+        fe.compact()
+        model["compact"] = fe.counters()
+
+    # ---------------------------------------------------------------- report
+    n_huge = sum(1 for m in measured if m[2])
+    n_same = sum(1 for m in measured if m[1] != PageKind.DATA)
+    print(f"dump {src.path.name}: {n} pages ({n_same} same-filled, {n_huge} huge), codec {args.codec}, "
+          f"kernel {platform.release()}")
+    print(f"{note}; {zs.spec()} (huge_class_size {zs.huge_class_size}), {fe.spec()}")
+    print(f"{'phase':<8} {'field':<16} {'kernel':>12} {'model':>12} {'diff':>8}")
+    n_diff = 0
+    for phase, kern in phases:
+        for field in COMPARED:
+            k, m = kern[field], model[phase][field]
+            n_diff += k != m
+            print(f"{phase:<8} {field:<16} {k:>12} {m:>12} {m - k:>8}")
+    print("validate: OK, model equals kernel" if not n_diff else f"validate: {n_diff} difference(s)")
+    return 0 if not n_diff else 1
