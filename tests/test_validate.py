@@ -11,7 +11,11 @@ from workloads import kernel_zram
 from zdensity.cli import main
 
 LIVE = kernel_zram.unavailable_reason() is None
-needs_zram = pytest.mark.zram(pytest.mark.skipif(not LIVE, reason=f"needs root and zram: {kernel_zram.unavailable_reason()}"))
+_skip = pytest.mark.skipif(not LIVE, reason=f"needs root and zram: {kernel_zram.unavailable_reason()}")
+
+
+def needs_zram(fn):
+    return pytest.mark.zram(_skip(fn))
 
 
 def mixed_pages(n: int, seed: int = 1) -> np.ndarray:
