@@ -26,6 +26,7 @@ from allocators.zsmalloc_2012 import Zsmalloc2012
 from allocators.zsmalloc import Zsmalloc
 from allocators.spec import SpecError, build_params, lookup, split_spec
 from allocators.z3fold import Z3fold
+from allocators.zblock import Zblock
 from allocators.zbud import Zbud, ZbudZcache
 
 _ALLOCATORS: list[type[Allocator]] = [
@@ -36,6 +37,7 @@ _ALLOCATORS: list[type[Allocator]] = [
     Zbud,
     ZbudZcache,
     Z3fold,
+    Zblock,
 ]
 
 REGISTRY: dict[str, type[Allocator]] = {cls.name: cls for cls in _ALLOCATORS}
