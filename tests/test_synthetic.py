@@ -173,6 +173,7 @@ def test_spec_separators_equivalent():
     a = build_generator("uniform:lo=10,hi=20:seed=3")
     b = build_generator("uniform:lo=10:hi=20,seed=3")
     assert a.params == b.params and a.spec() == "uniform:seed=3:lo=10:hi=20"
+    assert build_generator("pages:half,pages=20").spec() == "pages:half:pages=20"
 
 
 # The 2013 LZO measurements of synthetic pages: random 4116 B, half random 2077 B, quarter

@@ -15,6 +15,7 @@ from workloads import measure as measure_mod
 from workloads.dumps import DumpSource
 from workloads.measure import SizeCache, measure
 from workloads.resolve import load_workloads
+from workloads.trace import read_trace
 from zdensity.cli import main
 
 
@@ -50,7 +51,7 @@ def test_run_workload_with_policy_and_pages_recipe(tmp_path, capsys):
                            "--allocators", "ideal", "--out", str(out), "--no-progress", "--no-cache", "--jobs", "1")
     assert code == 0, err
     df = pd.read_csv(out / "summary.csv")
-    assert df["workload"].tolist() == ["uniform:pages=500:lo=100:hi=2000", "pages:pages=20:recipe=half"]
+    assert df["workload"].tolist() == ["uniform:pages=500:lo=100:hi=2000", "pages:half:pages=20"]
     assert df["codec"].tolist() == ["synthetic", "lzo"]
     assert df["stored_objects"].tolist() == [350, 14]  # 70 % of the pages stay live
 
@@ -146,4 +147,63 @@ def test_cache_of_generated_pages(tmp_path):
     b = load_workloads(workloads=["pages:random,pages=8"], codecs=["lzo"], jobs=1, cache=cache)
     ((key, ta),), ((_, tb),) = a.items(), b.items()
     assert ta.meta["cached"] is False and tb.meta["cached"] is True and np.array_equal(ta.sizes, tb.sizes)
-    assert key == ("pages:pages=8:recipe=random", "lzo")
+    assert key == ("pages:random:pages=8", "lzo")
+
+
+def test_trace_command_round_trip(tmp_path, capsys):
+    dump = write_dump(tmp_path / "d.bin", n_pages=30)
+    out = tmp_path / "t.csv"
+    code, stdout, err = run_cli(capsys, "trace", str(dump), "--codec", "lz4", "--policy", "churn:free=0.5,rewrite=0.25,seed=3",
+                                "--out", str(out), "--no-progress", "--no-cache", "--jobs", "1")
+    assert code == 0, err
+    tr = read_trace(out)
+    (expected,) = load_workloads(dumps=[dump], codecs=["lz4"], policy="churn:free=0.5,rewrite=0.25,seed=3", jobs=1).values()
+    for col in ("ops", "pages", "sizes", "kinds"):
+        assert np.array_equal(getattr(tr, col), getattr(expected, col))
+    side = json.loads((tmp_path / "t.csv.json").read_text())
+    assert side["codec"] == "lz4" and side["page_size"] == 4096 and side["library_version"].startswith("lz4")
+    assert side["source_hash"] == DumpSource(dump).fingerprint() and side["generator"] is None
+    assert side["phases"] == [["fill", 0], ["churn", 30]] and side["policy_config"]["seed"] == 3
+    assert side["command"].startswith("zdensity trace ")
+    assert tr.phases == [("fill", 0), ("churn", 30)]
+
+
+def test_trace_command_generator_then_replay(tmp_path, capsys):
+    out = tmp_path / "g.csv"
+    code, _, err = run_cli(capsys, "trace", "--workload", "kernbench-2013:pages=400,seed=5", "--policy",
+                           "swap:ratio=0.5,rounds=2", "--out", str(out), "--no-progress")
+    assert code == 0, err
+    side = json.loads((tmp_path / "g.csv.json").read_text())
+    assert side["generator"]["name"] == "kernbench-2013" and side["seed"] == 5 and side["codec"] == "synthetic"
+    res = tmp_path / "res"
+    code, _, err = run_cli(capsys, "run", "--trace", str(out), "--allocators", "ideal", "--out", str(res), "--no-progress")
+    assert code == 0, err
+    df = pd.read_csv(res / "summary.csv")
+    assert df["workload"].tolist() == ["kernbench-2013:pages=400:seed=5"] and df["codec"].tolist() == ["synthetic"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "exactly one input"),
+    (["--workload", "fixed", "--workload", "uniform"], "exactly one input"),
+    (["DUMP", "--workload", "fixed"], "exactly one input"),
+    (["DUMP", "--codec", "lzo,lz4"], "one codec"),
+    (["DUMP", "--policy", "churn:free=7"], "free must be in [0, 1]"),
+    (["DUMP", "--kernel", "6.1"], "--kernel does not apply"),
+])
+def test_trace_command_bad_input(tmp_path, capsys, argv, message):
+    dump = write_dump(tmp_path / "d.bin", n_pages=3)
+    out = tmp_path / "t.csv"
+    argv = [str(dump) if a == "DUMP" else a for a in argv]
+    code, _, err = run_cli(capsys, "trace", *argv, "--out", str(out), "--no-progress")
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == [dump]
+
+
+def test_trace_command_parquet(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "t.parquet"
+    code, _, err = run_cli(capsys, "trace", "--workload", "uniform:pages=50", "--policy", "compact-every:20",
+                           "--out", str(out), "--no-progress")
+    assert code == 0, err
+    tr = read_trace(out)
+    assert len(tr) == 52 and tr.meta["policy"] == "compact-every:20"

@@ -40,6 +40,7 @@ import numpy as np
 
 from allocators.spec import ConfigParams
 from workloads.measure import PageSizes
+from workloads.specs import format_spec
 from workloads.trace import OP_COMPACT, OP_FREE, OP_STORE, Trace
 
 Resample = Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
@@ -76,7 +77,8 @@ class Policy(ABC):
         self.params = params or self.Params()
 
     def spec(self) -> str:
-        return ":".join([self.name, *(f"{k}={v}" for k, v in self.params.non_defaults().items())])
+        """Canonical spec (``workloads.specs.format_spec``)."""
+        return format_spec(self.name, self.params, self.positional)
 
     def apply(self, ps: PageSizes, resample: Resample | None = None) -> Trace:
         """The event stream for ``ps``; ``resample`` gives rewritten pages' contents

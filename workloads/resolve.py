@@ -1,49 +1,24 @@
 """From what the user names to traces: inputs (dumps, core files, directories, traces,
-generators) x codecs x one policy -> ``{(workload, codec label): Trace}``.
-
-Spec syntax for ``--workload`` and ``--policy``: ``NAME`` or ``NAME:key=value,...``; the
-separators after the name may be ``,`` or ``:`` (``churn:free=0.3,rewrite=0.2,seed=1`` ==
-``churn:free=0.3:rewrite=0.2:seed=1``).  A bare value sets the entry's positional
-parameter (``pages:random`` = ``pages:recipe=random``, ``compact-every:1000``).  Values
-cannot contain ``,`` or ``:``.
+generators) x codecs x one policy -> ``{(workload, codec label): Trace}``.  Spec syntax: ``workloads.specs``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from allocators.spec import SpecError, build_params, lookup
+from allocators.spec import SpecError
 from workloads.codecs import Codec, create_codec
+from workloads.dumps import BUNDLED_SAMPLE, check_page_size, open_inputs
 from workloads.errors import InputError
 from workloads.measure import PageSizes, SizeCache, measure
 from workloads.policies import POLICIES, Policy, Resample, resample_from
-from workloads.dumps import BUNDLED_SAMPLE, check_page_size, open_inputs
+from workloads.specs import parse_spec
 from workloads.synthetic import GENERATORS, Generator, PagesSource, SizeGenerator
 from workloads.trace import Trace, read_trace
 
 DEFAULT_CODECS = ("lzo", "lz4")
 DEFAULT_POLICY = "fill"
-
-
-def parse_spec(spec: str, registry: dict[str, type], what: str) -> tuple[type, Any]:
-    """``(class, Params instance)`` for ``NAME[:key=value,...]`` against ``registry``;
-    ``SpecError`` (one line, listing the known names) on an unknown name or bad value."""
-    name, sep, rest = spec.strip().partition(":")
-    cls = lookup(registry, name.strip(), what)
-    kv: dict[str, str] = {}
-    for part in rest.replace(",", ":").split(":") if sep else []:
-        if not part.strip():
-            continue
-        key, eq, value = part.partition("=")
-        if not eq:
-            if cls.positional is None:
-                raise SpecError(f"bad parameter {part!r} in {spec!r}: expected key=value")
-            key, value = cls.positional, part
-        if key.strip() in kv:
-            raise SpecError(f"parameter {key.strip()!r} given twice in {spec!r}")
-        kv[key.strip()] = value.strip()
-    return cls, build_params(cls.Params, name.strip(), kv)
 
 
 def build_generator(spec: str, page_size: int = 4096) -> Generator:
@@ -129,6 +104,10 @@ def load_workloads(
 
 
 def _nonempty(ps: PageSizes) -> PageSizes:
+    """``ps`` with ``generator``/``seed`` keys present (None for dumps); InputError when
+    it has no pages."""
     if ps.n_pages == 0:
         raise InputError(f"workload {ps.name!r} has no pages")
+    ps.meta.setdefault("generator", None)
+    ps.meta.setdefault("seed", None)
     return ps

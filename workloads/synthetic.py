@@ -71,6 +71,7 @@ from allocators.frontends.base import PageKind
 from allocators.spec import ConfigParams
 from workloads.errors import InputError
 from workloads.measure import PageSizes
+from workloads.specs import format_spec
 
 SYNTHETIC_CODEC = "synthetic"
 CHUNK_PAGES = 256
@@ -105,8 +106,8 @@ class Generator(ABC):
         """Raise ``ValueError`` (one line) for parameters that do not fit ``page_size``."""
 
     def spec(self) -> str:
-        """Canonical spec: the name plus the parameters that differ from the defaults."""
-        return ":".join([self.name, *(f"{k}={v}" for k, v in self.params.non_defaults().items())])
+        """Canonical spec (``workloads.specs.format_spec``)."""
+        return format_spec(self.name, self.params, self.positional)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "generator", "name": self.name, "spec": self.spec(),

@@ -113,12 +113,14 @@ def write_trace(trace: Trace, path: str | Path) -> None:
 def trace_frame(trace: Trace):
     import pandas as pd
 
+    store = trace.ops == OP_STORE
+    # as in the CSV: no page for compact, no size or kind for free and compact
     return pd.DataFrame(
         {
             "op": [OP_TEXT[o] for o in trace.ops.tolist()],
-            "page": trace.pages,
-            "size": trace.sizes,
-            "kind": [KIND_TEXT[k] for k in trace.kinds.tolist()],
+            "page": pd.Series(trace.pages, dtype="Int64").where(trace.ops != OP_COMPACT),
+            "size": pd.Series(trace.sizes, dtype="Int64").where(store),
+            "kind": [KIND_TEXT[k] if s else None for k, s in zip(trace.kinds.tolist(), store.tolist())],
         }
     )
 

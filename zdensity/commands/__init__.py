@@ -3,6 +3,7 @@ subcommand and sets ``func(args) -> int``.  ``COMMANDS`` lists them in help orde
 
 COMMANDS = [
     "run",
+    "trace",
     "report",
     "classes",
     "validate",

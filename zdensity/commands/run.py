@@ -82,6 +82,10 @@ def command_line(args: argparse.Namespace) -> str:
         argv += ["--dump", *args.dump]
     if args.trace:
         argv += ["--trace", args.trace]
+    for spec in args.workload:
+        argv += ["--workload", spec]
+    if args.policy:
+        argv += ["--policy", args.policy]
     argv += ["--codec", args.codec, "--frontend", args.frontend]
     if args.allocators:
         argv += ["--allocators", args.allocators]
