@@ -5,6 +5,7 @@ COMMANDS = [
     "run",
     "trace",
     "report",
+    "plot",
     "classes",
     "validate",
 ]
