@@ -1,15 +1,19 @@
 """Reading memory dumps as pages.
 
 A dump is a raw file of page-aligned memory, or the same compressed with zstd (``.zst``,
-decompressed while streaming).  A trailing partial page is zero-padded and reported in
-``DumpSource.tail_bytes``.  ``DumpSource.chunks()`` yields ``(n, page_size)`` uint8 arrays
-afresh on each call.
+one or more frames, decompressed while streaming), or an ELF core file (``workloads.elf``,
+detected by its magic).  Page contents are never invented: a trailing partial page is
+skipped (its length is reported in ``DumpSource.tail_bytes`` and in a warning), and a
+``.zst`` whose input ends inside a frame, or is corrupt, raises ``InputError`` naming the
+whole pages read.  ``DumpSource.chunks()`` yields ``(n, page_size)`` uint8 arrays afresh on
+each call.  ``open_inputs`` turns one ``--dump`` argument (file or directory) into sources.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,7 +48,7 @@ class DumpSource:
         check_page_size(self.page_size)
         if not self.name:
             stem = self.path.name
-            for ext in (".zst", ".bin", ".raw", ".dump"):
+            for ext in (".zst", ".bin", ".raw", ".dump", ".core"):
                 if stem.endswith(ext):
                     stem = stem[: -len(ext)]
             self.name = stem or self.path.name
@@ -61,44 +65,42 @@ class DumpSource:
     def compressed(self) -> bool:
         return self.path.suffix == ".zst"
 
-    def _raw_stream(self):
-        fh = open(self.path, "rb")
-        if not self.compressed:
-            return fh
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(fh, closefd=True)
+    def _pieces(self) -> Iterator[bytes]:
+        """The dump's bytes in pieces (decompressed for ``.zst``)."""
+        with open(self.path, "rb") as fh:
+            if self.compressed:
+                yield from _zstd_pieces(fh)
+            else:
+                while piece := fh.read(1 << 22):
+                    yield piece
 
     def chunks(self, chunk_pages: int = CHUNK_PAGES) -> Iterator[np.ndarray]:
-        """Yield ``(n, page_size)`` uint8 arrays; the last partial page is zero-padded."""
+        """Yield ``(n, page_size)`` uint8 arrays of the whole pages, in file order."""
         ps = self.page_size
         want = chunk_pages * ps
+        buf = bytearray()
         n_pages = 0
-        tail = 0
         try:
-            with self._raw_stream() as stream:
-                while True:
-                    buf = _read_full(stream, want)
-                    if not buf:
-                        break
-                    if len(buf) % ps:
-                        tail = len(buf) % ps
-                        buf = buf + bytes(ps - tail)
-                    arr = np.frombuffer(buf, dtype=np.uint8).reshape(-1, ps)
-                    n_pages += arr.shape[0]
-                    yield arr
-                    if len(buf) < want:
-                        break
-        except InputError:
-            raise
-        except Exception as exc:  # zstd errors, truncated frames
-            if type(exc).__name__ == "ZstdError" or "zstd" in type(exc).__module__:
-                raise InputError(f"{self.path}: corrupt or truncated zstd data after {n_pages} pages ({exc})") from None
-            raise
+            for piece in self._pieces():
+                buf += piece
+                while len(buf) >= want:
+                    yield np.frombuffer(bytes(buf[:want]), dtype=np.uint8).reshape(-1, ps)
+                    del buf[:want]
+                    n_pages += chunk_pages
+        except _ZstdTruncated as exc:
+            whole = n_pages + len(buf) // ps
+            raise InputError(f"{self.path}: truncated or corrupt zstd data ({exc}); {whole} whole pages were read before it") from None
+        whole = len(buf) // ps
+        if whole:
+            yield np.frombuffer(bytes(buf[: whole * ps]), dtype=np.uint8).reshape(-1, ps)
+            n_pages += whole
+        self.tail_bytes = len(buf) - whole * ps
         if n_pages == 0:
-            raise InputError(f"{self.path}: empty dump")
+            raise InputError(f"{self.path}: empty dump (no whole page of {ps} bytes)")
+        if self.tail_bytes:
+            warnings.warn(f"zdensity: {self.path}: the last {self.tail_bytes} bytes are not a whole page; "
+                          f"skipped ({n_pages} pages read)", stacklevel=2)
         self.n_pages = n_pages
-        self.tail_bytes = tail
 
     def fingerprint(self) -> str:
         """sha256 of the file as stored (the cache key's content part)."""
@@ -108,16 +110,33 @@ class DumpSource:
         return {"kind": "dump", "name": self.name, "file": self.path.name, "bytes": self.path.stat().st_size}
 
 
-def _read_full(stream, n: int) -> bytes:
-    parts = []
-    got = 0
-    while got < n:
-        b = stream.read(n - got)
-        if not b:
-            break
-        parts.append(b)
-        got += len(b)
-    return b"".join(parts)
+class _ZstdTruncated(Exception):
+    pass
+
+
+def _zstd_pieces(fh) -> Iterator[bytes]:
+    """Decompressed pieces of every zstd frame in ``fh``; ``_ZstdTruncated`` when the
+    input ends inside a frame or a frame is corrupt."""
+    import zstandard
+
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    in_frame = False
+    while data := fh.read(1 << 20):
+        while data:
+            in_frame = True
+            try:
+                out = dobj.decompress(data)
+            except zstandard.ZstdError as exc:
+                raise _ZstdTruncated(str(exc)) from None
+            if out:
+                yield out
+            data = b""
+            if dobj.eof:
+                data = dobj.unused_data
+                dobj = zstandard.ZstdDecompressor().decompressobj()
+                in_frame = False
+    if in_frame:
+        raise _ZstdTruncated("input ends inside a frame")
 
 
 def file_sha256(path: Path) -> str:
@@ -140,4 +159,7 @@ def open_inputs(path: Path, page_size: int = 4096) -> list[DumpSource]:
         if not files:
             raise InputError(f"{path}: directory has no dump files")
         return [s for f in files for s in open_inputs(f, page_size)]
-    return [DumpSource(path, page_size)]
+    from workloads.elf import ElfCoreSource, is_elf
+
+    source = DumpSource(path, page_size)  # checks existence, readability, emptiness
+    return [ElfCoreSource(path, page_size) if is_elf(path) else source]

@@ -181,7 +181,7 @@ def _progress(total: int | None, desc: str, enabled: bool | None):
 
 def estimate_pages(source: PageSource) -> int | None:
     path = getattr(source, "path", None)
-    if path is None:
+    if path is None or getattr(source, "n_pages", 0):  # generators, core files: known up front
         return getattr(source, "n_pages", None) or None
     if str(path).endswith(".zst"):
         try:
