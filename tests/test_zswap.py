@@ -59,13 +59,14 @@ def test_legacy_bare_length_for_non_evictable_allocators():
     assert f.allocator.stored_bytes == 7096 and f.counters()["stored_pages"] == 2
 
 
-def test_legacy_duplicate_entry_and_rejected_overwrite_keeps_old():
+def test_legacy_frontswap_invalidates_before_the_store():
     f = fe("zswap-legacy")
-    f.store(0, 1000, DATA)
-    f.store(0, 1200, DATA)
-    assert f.counters()["duplicate_entry"] == 1 and f.allocator.n_objects == 1
-    f.store(0, 3990, DATA)  # refused: 6.1 keeps the old entry
-    assert 0 in f.slots and f.allocator.stored_bytes == 1208
+    f.store(0, 1000, DATA)  # P1 FIRST
+    f.store(0, 1000, DATA)  # old freed first (P1 freed), the new object is FIRST of a new page
+    assert f.allocator.locate(f.slots[0][1])[1] == 64 and f.pool_pages() == 1
+    assert f.counters()["duplicate_entry"] == 0 and f.allocator.n_objects == 1
+    f.store(0, 3990, DATA)  # refused: the old entry is already gone
+    assert 0 not in f.slots and f.pool_pages() == 0
 
 
 def test_current_zbud_exact_length_and_rejects():

@@ -24,6 +24,10 @@ Two eras (reference/zswap.md), one shared store path, one registered class each:
 
 ``zswap-legacy`` — 4.14 .. 6.4 (checked against Debian 6.1.192), per store:
 
+0. The frontswap layer (``__frontswap_store``, mm/frontswap.c, until frontswap was removed
+   in ~6.5) invalidates an entry already at that offset BEFORE calling zswap: an overwrite
+   frees the old object first, and a refused store leaves the page absent.  zswap's own
+   duplicate handling (``duplicate_entry``) therefore never triggers here (stays 0).
 1. Pool limit (``total_ram_pages`` > 0 only): ``zswap_is_full``:
    ``max_pool_pages < pool_pages`` → ``pool_limit_hit += 1``, refused; then refused until
    ``zswap_can_accept``: ``total * accept // 100 * max_pool_percent // 100 > pool_pages``.
@@ -35,9 +39,7 @@ Two eras (reference/zswap.md), one shared store path, one registered class each:
    ``swp_entry_t`` of ``struct zswap_header``) for evictable pools (allocators with the
    ``"evictable"`` capability: zbud, z3fold), 0 otherwise (zsmalloc before it gained
    writeback, ideal).  ``-ENOSPC`` → ``reject_compress_poor``; other → ``reject_alloc_fail``.
-5. Insert; an entry already at that offset is erased (``duplicate_entry += 1``) after the
-   new object was allocated.  A refused store leaves the old entry in place (6.1 has no
-   erase on its reject path; the stale entry keeps its pool memory until invalidated).
+5. Insert the entry.
 
 Both: ``free(page)`` (swap slot freed: ``zswap_invalidate``) frees the entry at once;
 entry metadata (``struct zswap_entry``) is not part of ``pool_total_size``; writeback and
@@ -101,16 +103,17 @@ class _ZswapBase(Frontend):
         self.reject_compress_fail = 0
         self.reject_alloc_fail = 0
         self.compress_fail_uncounted = 0
-        self.duplicate_entry = 0
 
     # ------------------------------------------------------------------ store
     def store(self, page: int, size: int, kind: PageKind) -> None:
         self.pages_in += 1
+        if self.legacy:
+            self._release(page)  # __frontswap_store: invalidate a duplicate first
         if self._limit_refuses():
             self._refuse(page)
             return
         if kind == PageKind.ZERO or (self.legacy and kind == PageKind.SAME):
-            self._replace(page)
+            self._release(page)
             self._hold(page, Slot.ZERO if kind == PageKind.ZERO else Slot.SAME, -1, 0)
             return
         if size > self.compress_bound_bytes:
@@ -130,19 +133,14 @@ class _ZswapBase(Frontend):
             self.reject_alloc_fail += 1
             self._refuse(page)
             return
-        self._replace(page)
+        self._release(page)  # current: xa_store returns the old entry, freed after
         self._hold(page, Slot.NORMAL, handle, size)
 
-    def _replace(self, page: int) -> None:
-        """Free the entry the new one replaces (after the new object was allocated)."""
-        if self._release(page) and self.legacy:
-            self.duplicate_entry += 1
-
     def _refuse(self, page: int) -> None:
-        """A refused store: counted; the current era also erases the old entry."""
+        """A refused store: counted; the old entry is gone (current: ``xa_erase`` on the
+        reject path; legacy: frontswap invalidated it before the store)."""
         self.rejected_pages += 1
-        if not self.legacy:
-            self._release(page)
+        self._release(page)
 
     def _limit_refuses(self) -> bool:
         """The pool-limit check of the era (no limit when ``total_ram_pages`` is 0)."""
@@ -187,7 +185,7 @@ class _ZswapBase(Frontend):
         }
         if self.legacy:
             out["written_back_pages"] = 0
-            out["duplicate_entry"] = self.duplicate_entry
+            out["duplicate_entry"] = 0
             out["pool_total_size"] = self.allocator.pool_pages() * self.page_size
             out["stored_pages"] = self.stored_pages()
             out["same_filled_pages"] = self.n_by_slot[Slot.ZERO] + self.n_by_slot[Slot.SAME]
