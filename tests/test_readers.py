@@ -60,15 +60,23 @@ def test_raw_dump_pages(tmp_path):
     assert pages_of(src).tobytes() == data and src.n_pages == 7 and src.tail_bytes == 0 and src.name == "d"
 
 
-def test_raw_partial_tail_page_is_skipped_not_padded(tmp_path):
+def test_raw_partial_tail_page_is_zero_padded_and_reported(tmp_path):
     (tmp_path / "d.bin").write_bytes(page(1) + page(2) + b"\x01" * 100)
     src = DumpSource(tmp_path / "d.bin")
-    with pytest.warns(UserWarning, match="last 100 bytes are not a whole page; skipped \\(2 pages read\\)"):
+    with pytest.warns(UserWarning, match="the last page holds only 100 bytes; zero-padded \\(3 pages\\)"):
         got = pages_of(src)
-    assert got.shape == (2, PS) and src.tail_bytes == 100
+    assert got.shape == (3, PS) and src.tail_bytes == 100
+    assert got[2, :100].tolist() == [1] * 100 and not got[2, 100:].any()
 
 
-@pytest.mark.parametrize("content, message", [(b"", "empty dump"), (b"\x00" * 100, "no whole page")])
+def test_a_partial_page_alone_is_one_padded_page(tmp_path):
+    (tmp_path / "d.bin").write_bytes(b"\x05" * 100)
+    src = DumpSource(tmp_path / "d.bin")
+    with pytest.warns(UserWarning, match="zero-padded"):
+        assert pages_of(src).shape == (1, PS)
+
+
+@pytest.mark.parametrize("content, message", [(b"", "empty dump")])
 def test_empty_inputs(tmp_path, content, message):
     (tmp_path / "e.bin").write_bytes(content)
     with pytest.raises(InputError, match=message):

@@ -2,8 +2,9 @@
 
 A dump is a raw file of page-aligned memory, or the same compressed with zstd (``.zst``,
 one or more frames, decompressed while streaming), or an ELF core file (``workloads.elf``,
-detected by its magic).  Page contents are never invented: a trailing partial page is
-skipped (its length is reported in ``DumpSource.tail_bytes`` and in a warning), and a
+detected by its magic).  A trailing partial page of a raw dump is zero-padded to a whole
+page, as zram would store it and as the kernel oracle pads it (its length is reported in
+``DumpSource.tail_bytes`` and in a warning); whole pages are never invented: a
 ``.zst`` whose input ends inside a frame, or is corrupt, raises ``InputError`` naming the
 whole pages read.  ``DumpSource.chunks()`` yields ``(n, page_size)`` uint8 arrays afresh on
 each call.  ``open_inputs`` turns one ``--dump`` argument (file or directory) into sources.
@@ -90,16 +91,17 @@ class DumpSource:
         except _ZstdTruncated as exc:
             whole = n_pages + len(buf) // ps
             raise InputError(f"{self.path}: truncated or corrupt zstd data ({exc}); {whole} whole pages were read before it") from None
-        whole = len(buf) // ps
-        if whole:
-            yield np.frombuffer(bytes(buf[: whole * ps]), dtype=np.uint8).reshape(-1, ps)
-            n_pages += whole
-        self.tail_bytes = len(buf) - whole * ps
-        if n_pages == 0:
-            raise InputError(f"{self.path}: empty dump (no whole page of {ps} bytes)")
+        self.tail_bytes = len(buf) % ps
         if self.tail_bytes:
-            warnings.warn(f"zdensity: {self.path}: the last {self.tail_bytes} bytes are not a whole page; "
-                          f"skipped ({n_pages} pages read)", stacklevel=2)
+            buf += bytes(ps - self.tail_bytes)
+        if buf:
+            yield np.frombuffer(bytes(buf), dtype=np.uint8).reshape(-1, ps)
+            n_pages += len(buf) // ps
+        if n_pages == 0:
+            raise InputError(f"{self.path}: empty dump")
+        if self.tail_bytes:
+            warnings.warn(f"zdensity: {self.path}: the last page holds only {self.tail_bytes} bytes; "
+                          f"zero-padded ({n_pages} pages)", stacklevel=2)
         self.n_pages = n_pages
 
     def fingerprint(self) -> str:
