@@ -104,19 +104,34 @@ def allocator_factory(spec: str, page_size: int, kernel: str | None = None) -> C
 
 
 def frontend_factory(spec: str, kernel: str | None = None) -> Callable[[A.Allocator], Any]:
+    """Validate ``spec`` now; return a function that wraps an allocator in a fresh frontend.
+
+    With a kernel preset, a frontend whose huge threshold comes from zsmalloc
+    (``huge_threshold`` 0) in front of an allocator that is not zsmalloc takes it from
+    that release's zsmalloc (zram reads it once from the pool it creates)."""
     name, overrides = split_spec(spec)
     cls = lookup(FRONTENDS, name, "frontend")
     base = _apply_preset(kernel, name, cls.Params, cls.Params())
     params = build_params(cls.Params, name, overrides, base)
-    return lambda alloc: cls(alloc, params)
+
+    def make(alloc: A.Allocator) -> Any:
+        front = cls(alloc, params)
+        if kernel and getattr(params, "huge_threshold", None) == 0 and not hasattr(alloc, "huge_class_size"):
+            zs = allocator_factory("zsmalloc", alloc.page_size, kernel)()
+            front.huge_threshold = zs.huge_class_size
+        return front
+
+    return make
 
 
 def _apply_preset(kernel: str | None, name: str, params_cls: type, base: Any) -> Any:
+    """``base`` with the values the kernel-preset table sets for ``name`` at ``kernel``."""
     if not kernel:
         return base
     from allocators import presets
 
-    return presets.apply_preset(kernel, name, base)
+    values = presets.preset_values(kernel, name, getattr(base, "page_size", 4096))
+    return dataclasses.replace(base, **values) if values else base
 
 
 def run_experiment(

@@ -162,3 +162,23 @@ def test_frontend_allocator_pairs(tmp_path):
     # behind 'none' the 3500-byte page is a plain object; behind zram (threshold from a
     # default zsmalloc, or the page size) it may be stored whole
     assert df.loc[df.frontend == "none", "compressed_bytes"].tolist() == [3600, 3600]
+
+
+def test_kernel_preset_61_applies_to_allocator_and_zram(tmp_path):
+    """--kernel 6.1: zsmalloc chain 4 / used-percent / v4 lists, and zram's huge threshold
+    3257 (= 3264 - 7) also in front of allocators that are not zsmalloc."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("op,page,size\nstore,0,3300\nstore,1,3200\n")
+    out = tmp_path / "out"
+    assert main(["run", "--trace", str(trace), "--kernel", "6.1", "--allocators",
+                 "zsmalloc,ideal,zsmalloc:chain_size=8", "--out", str(out)]) == 0
+    df = pd.read_csv(out / "summary.csv").set_index("allocator")
+    assert df.loc["zsmalloc:chain_size=4:chain_rule=used-percent:era=v4", "huge_pages"] == 1
+    assert df.loc["ideal", "huge_pages"] == 1  # 3300 >= 3257, 3200 < 3257
+    # an explicit chain size overrides the preset: threshold becomes that pool's (3625)
+    assert df.loc["zsmalloc:chain_rule=used-percent:era=v4", "huge_pages"] == 0
+
+
+def test_unknown_kernel_release(tmp_path, capsys):
+    (tmp_path / "t.csv").write_text("op,page,size\nstore,1,10\n")
+    _bad(tmp_path, capsys, ["run", "--trace", str(tmp_path / "t.csv"), "--kernel", "2.4"], "unknown kernel release")
