@@ -125,20 +125,20 @@ class Xvmalloc(Allocator):
             found = self._bitmap >> idx
             if not found:
                 raise AllocationFailed(f"xvmalloc: no free list at or above index {idx} for size {size}")
-        # head of the first non-empty list at or above idx; unlink it (as _unlist)
+        # take the head (last key) of the first non-empty list at or above idx
         i = idx + (found & -found).bit_length() - 1
         lst = self._lists[i]
-        key = next(reversed(lst))
-        del lst[key]
+        key = lst.popitem()[0]
         if not lst:
-            self._bitmap &= ~(1 << i)
-        block = self._free_start.pop(key)
+            self._bitmap ^= 1 << i
+        free_start = self._free_start
+        block = free_start.pop(key)
         end = key + HEADER_BYTES + block
         rest = block - a
         if rest:  # the remainder keeps the block's end (inlined _insert)
             rkey = key + HEADER_BYTES + a
             rsize = rest - HEADER_BYTES
-            self._free_start[rkey] = rsize
+            free_start[rkey] = rsize
             self._free_end[end] = rkey
             if rsize >= MIN_ALLOC_BYTES:
                 j = (rsize & ~7) - MIN_ALLOC_BYTES >> FL_DELTA_SHIFT
