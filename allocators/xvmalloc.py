@@ -27,6 +27,9 @@ The kernel's PREV_FREE flag and prev-offset field always describe the neighbour 
 (the kernel keeps them in step on every split, exact fit and merge), so the model finds a
 free previous neighbour through a map from a free block's END to its start instead.
 
+Checked op for op (placement and pool size after every call) against the kernel's own
+code compiled in userspace: tests/test_xvmalloc_kernel_replay.py.
+
 Implementation: a block is named by ``key = page_id << shift | offset`` with
 ``shift = P.bit_length()``; ``_free_start[key] = size`` for every free block and
 ``_free_end[end_key] = key`` with ``end_key = key + 4 + size``; ``_sizes[handle] = n``

@@ -20,6 +20,9 @@ Rules (../shared/reference/zsmalloc-2012.md, checked against torvalds/linux
   (only the first page of a multi-page zspage actually returned) is not modelled: the model
   follows the ``pages_allocated`` counter, which zram reported.
 
+Checked op for op (placement and pool size after every call) against the kernel's own
+code compiled in userspace: tests/test_xvmalloc_kernel_replay.py.
+
 Implementation: each list is a dict used as an insertion-ordered set whose LAST key is the
 list head (push-front = insert, head = ``next(reversed(d))``, unlink = ``del``), so every
 operation is O(1).  A zspage is a small list ``[class, inuse, next_fresh, freed_stack, group]``;
@@ -39,6 +42,7 @@ from allocators.base import (
     InvalidHandle,
     InvariantViolation,
 )
+from allocators.zsmalloc_classes import chain_size_used_percent
 
 MIN_ALLOC_BYTES = 32
 """ZS_MIN_ALLOC_SIZE on x86-64 (the class of every request <= 32 bytes)."""
@@ -64,17 +68,6 @@ class Zsmalloc2012Params(AllocatorParams):
             raise ValueError("max_pages_per_zspage, class_delta_bytes and fullness_threshold_frac must be >= 1")
 
 
-def pages_per_zspage(size: int, page_size: int, max_pages: int) -> int:
-    """``get_zspage_order`` of 3.3: the page count with the strictly largest integer used%."""
-    best_k, best_pc = 1, 0
-    for k in range(1, max_pages + 1):
-        zspage_bytes = k * page_size
-        used_pc = (zspage_bytes - zspage_bytes % size) * 100 // zspage_bytes
-        if used_pc > best_pc:
-            best_k, best_pc = k, used_pc
-    return best_k
-
-
 class Zsmalloc2012(Allocator):
     name = "zsmalloc-2012"
     Params = Zsmalloc2012Params
@@ -90,7 +83,8 @@ class Zsmalloc2012(Allocator):
         n_classes = (ps - MIN_ALLOC_BYTES) // delta + 1
         self.class_delta_bytes = delta
         self.class_size: list[int] = [min(MIN_ALLOC_BYTES + delta * i, ps) for i in range(n_classes)]
-        self.class_pages: list[int] = [pages_per_zspage(s, ps, p.max_pages_per_zspage) for s in self.class_size]
+        # get_zspage_order of 3.3 = get_pages_per_zspage of later kernels (max integer used%)
+        self.class_pages: list[int] = [chain_size_used_percent(s, ps, p.max_pages_per_zspage) for s in self.class_size]
         self.class_objs: list[int] = [k * ps // s for k, s in zip(self.class_pages, self.class_size)]
         self._almost_empty_max: list[int] = [n // p.fullness_threshold_frac for n in self.class_objs]
         # class i's lists: self._lists[2*i + ALMOST_FULL], self._lists[2*i + ALMOST_EMPTY]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import allocators as A
+from allocators.zsmalloc_classes import chain_size_min_waste
 from allocators.zsmalloc_2012 import ALMOST_EMPTY, ALMOST_FULL, FULL, Zsmalloc2012
 
 
@@ -54,19 +55,11 @@ def test_rejects_zero_and_above_page():
     assert z.pool_pages() == 0
 
 
-def _min_waste_pages(size: int, page_size: int = 4096, chain: int = 4) -> int:
-    """The v6.3+ chooser, capped at ``chain`` pages (for the DERIVED contrast of §1)."""
-    if size & (size - 1) == 0:
-        return 1
-    wastes = [(k * page_size % size, k) for k in range(1, chain + 1)]
-    return min(wastes)[1]
-
-
 def test_only_class_208_differs_from_min_waste_chooser():
     z = Zsmalloc2012()
-    differ = [s for s, k in zip(z.class_size, z.class_pages) if k != _min_waste_pages(s)]
+    differ = [s for s, k in zip(z.class_size, z.class_pages) if k != chain_size_min_waste(s, 4096, 4)]
     assert differ == [208]
-    assert _min_waste_pages(208) == 3 and 3 * 4096 // 208 == 59
+    assert chain_size_min_waste(208, 4096, 4) == 3 and 3 * 4096 // 208 == 59
 
 
 def test_fullness_class_112():
