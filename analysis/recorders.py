@@ -54,6 +54,18 @@ def snapshot(frontend: Frontend) -> dict[str, Any]:
     }
 
 
+def frontend_waste(frontend: Frontend) -> dict[str, int]:
+    """The waste breakdown of the frontend's whole store: the allocator's
+    ``waste_breakdown()`` plus, as ``payload_bytes``, the pages the frontend holds outside
+    the allocator's pool (3.x zram's raw pages of incompressible data: ``(frontend
+    pool_pages - allocator pool_pages) * page_size``), so the parts add up to the
+    frontend's ``pool_pages * page_size``."""
+    waste = dict(frontend.allocator.waste_breakdown())
+    outside = frontend.pool_pages() - frontend.allocator.pool_pages()
+    waste["payload_bytes"] += outside * frontend.page_size
+    return waste
+
+
 class TimelineRecorder:
     """Rows ``phase, n_events, <snapshot>`` every ``every`` events and at each phase end
     (so the last row is the end of the run)."""
@@ -86,7 +98,7 @@ class PhaseRecorder:
         """Never called (``every`` is 0)."""
 
     def on_phase_end(self, frontend: Frontend, n_events: int, phase: str) -> None:
-        waste = frontend.allocator.waste_breakdown()
+        waste = frontend_waste(frontend)
         self.rows.append({
             "phase": phase,
             "n_events": n_events,

@@ -129,3 +129,16 @@ def test_cli_run_writes_tables_and_command(tmp_path):
     assert run["timeline"]["n_events"].tolist() == [2, 4, 6, 7]
     for name in ("phases", "classes", "waste", "sizes"):
         assert (out / f"{name}.csv").exists()
+
+
+@pytest.mark.skipif("zram-legacy" not in __import__("allocators.frontends", fromlist=["FRONTENDS"]).FRONTENDS,
+                    reason="zram-legacy not registered")
+def test_waste_counts_raw_pages_outside_the_pool():
+    # zram-legacy keeps pages compressing to > 3072 B as raw pages beside the pool
+    sizes = [1000, 3500, 4000, 500]
+    tr = Trace.from_columns([OP_STORE] * 4, range(4), sizes, [0] * 4, {"workload": "raw", "page_size": 4096})
+    exp = run_experiment(traces={("raw", "hand"): tr}, frontends="zram-legacy", allocators="ideal")
+    w = exp.extra_tables["waste"].iloc[0]
+    assert w["pool_pages"] == 1 + 2  # ceil(1500/4096) + two raw pages
+    assert w["payload_bytes"] == 1500 + 2 * 4096
+    assert sum(w[k] for k in WASTE_KINDS) == w["pool_bytes"]
