@@ -55,45 +55,51 @@ class NodeLists:
     # --------------------------------------------------------------- list ops
     def add_head(self, lst: int, node: int) -> None:
         """``list_add``: insert right after the head."""
-        nxt = self.next[lst]
-        self.next[lst] = node
-        self.prev[node] = lst
-        self.next[node] = nxt
-        self.prev[nxt] = node
+        nxt = self.next
+        prv = self.prev
+        after = nxt[lst]
+        nxt[lst] = node
+        prv[node] = lst
+        nxt[node] = after
+        prv[after] = node
         self.owner[node] = lst
-        c = self.count[lst] + 1
-        self.count[lst] = c
+        count = self.count
+        c = count[lst] = count[lst] + 1
         if c == 1:
             self.nonempty |= 1 << lst
 
     def add_tail(self, lst: int, node: int) -> None:
         """``list_add_tail``: insert right before the head (at the end)."""
-        prv = self.prev[lst]
-        self.prev[lst] = node
-        self.next[node] = lst
-        self.prev[node] = prv
-        self.next[prv] = node
+        nxt = self.next
+        prv = self.prev
+        before = prv[lst]
+        prv[lst] = node
+        nxt[node] = lst
+        prv[node] = before
+        nxt[before] = node
         self.owner[node] = lst
-        c = self.count[lst] + 1
-        self.count[lst] = c
+        count = self.count
+        c = count[lst] = count[lst] + 1
         if c == 1:
             self.nonempty |= 1 << lst
 
     def remove(self, node: int) -> int:
-        """``list_del_init``: unlink ``node`` if listed; return the list it was on (or -1)."""
-        lst = self.owner[node]
+        """``list_del_init``: unlink ``node`` if listed; return the list it was on (or -1).
+        (The node's own links are left stale; ``owner`` says it is on no list.)"""
+        owner = self.owner
+        lst = owner[node]
         if lst < 0:
             return -1
-        p = self.prev[node]
-        n = self.next[node]
-        self.next[p] = n
-        self.prev[n] = p
-        self.prev[node] = node
-        self.next[node] = node
-        self.owner[node] = -1
-        c = self.count[lst] - 1
-        self.count[lst] = c
-        if c == 0:
+        prv = self.prev
+        nxt = self.next
+        p = prv[node]
+        n = nxt[node]
+        nxt[p] = n
+        prv[n] = p
+        owner[node] = -1
+        count = self.count
+        c = count[lst] = count[lst] - 1
+        if not c:
             self.nonempty &= ~(1 << lst)
         return lst
 

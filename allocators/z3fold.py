@@ -167,8 +167,16 @@ class Z3fold(Allocator):
     def _add_to_unbuddied(self, page: int) -> None:
         bc = self._bc
         b = 4 * page
-        if not (bc[b + 1] and bc[b + 2] and bc[b + 3]):
-            self._lists.add_head(self._num_free_chunks(page), page)
+        f, m, l = bc[b + 1], bc[b + 2], bc[b + 3]
+        if m:
+            if f and l:
+                return
+            sm = self._sm[page]
+            before = 0 if f else sm - self.zhdr_chunks
+            after = 0 if l else self.total_chunks - (sm + m)
+            self._lists.add_head(before if before > after else after, page)
+        else:
+            self._lists.add_head(self.nchunks - f - l, page)
 
     def _find(self, chunks: int) -> int:
         """``__z3fold_alloc``: unlink and return the head of the first non-empty list at or
@@ -204,12 +212,13 @@ class Z3fold(Allocator):
 
     # ------------------------------------------------------------------ malloc
     def _malloc(self, size: int) -> Handle:
+        hsize = self._hsize
         if self._free_h:
             h = self._free_h.pop()
-            self._hsize[h] = size
+            hsize[h] = size
         else:
-            h = len(self._hsize)
-            self._hsize.append(size)
+            h = len(hsize)
+            hsize.append(size)
             self._hloc.append(0)
             self._hforeign.append(0)
         if size > self.headless_above:
@@ -220,14 +229,17 @@ class Z3fold(Allocator):
             self.n_headless += 1
             return h
         chunks = (size + self.chunk_bytes - 1) >> self.chunk_shift
-        page = self._find(chunks)
-        if page < 0:
-            page = self._new_page(_NORMAL)
-            bud = FIRST
-        else:
+        L = self._lists
+        m = L.nonempty >> chunks  # __z3fold_alloc: lists chunks .. NCHUNKS-1, lowest first
+        if m:
+            page = L.next[chunks + (m & -m).bit_length() - 1]
+            L.remove(page)
             bud = self._free_buddy(page, chunks)
             if bud == HEADLESS:  # the kernel WARNs and retries; impossible without stale lists
                 raise InvariantViolation(f"z3fold: page {page} on a list cannot take {chunks} chunks")
+        else:
+            page = self._new_page(_NORMAL)
+            bud = FIRST
         self._place(page, bud, chunks, h)
         self._used_chunks += chunks
         self._add_to_unbuddied(page)
@@ -250,25 +262,23 @@ class Z3fold(Allocator):
             self.n_headless -= 1
             self._drop_page(page)
             return size
-        self._used_chunks -= self._bc[loc]
-        self._bc[loc] = 0
+        bc = self._bc
+        self._used_chunks -= bc[loc]
+        bc[loc] = 0
         if self._hforeign[h]:
             self._hforeign[h] = 0
             self._foreign[page] -= 1
-        self._nobj[page] -= 1
+        nobj = self._nobj
+        n = nobj[page] = nobj[page] - 1
         self._lists.remove(page)
-        if not self._nobj[page]:
+        # do_compact_page (run at once): single-buddy move, else in-page compaction + relist
+        if not n or (n == 1 and not self._foreign[page] and self._compact_single_buddy(page)):
             self._drop_page(page)
         else:
-            self._do_compact_page(page)
+            if bc[4 * page + 2]:
+                self._compact_in_page(page)
+            self._add_to_unbuddied(page)
         return size
-
-    def _do_compact_page(self, page: int) -> None:
-        if not self._foreign[page] and self._nobj[page] == 1 and self._compact_single_buddy(page):
-            self._drop_page(page)
-            return
-        self._compact_in_page(page)
-        self._add_to_unbuddied(page)
 
     def _compact_single_buddy(self, page: int) -> bool:
         b = 4 * page
