@@ -78,7 +78,7 @@ def test_kernel_page_sizes():
 def test_validate_live(tmp_path, codec, capsys):
     dump = tmp_path / "mixed.bin"
     dump.write_bytes(mixed_pages(768, seed=5).tobytes())  # 3 MiB
-    rc = main(["validate", "--dump", str(dump), "--codec", codec, "--churn", "3:0.3", "--compact"])
+    rc = main(["validate", "--dump", str(dump), "--codec", codec, "--churn", "3:0.3", "--compact", "--rounds", "2"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "validate: OK" in out and out.count("compact ") == 7
+    assert "validate: OK" in out and out.count("compact ") == 7 and out.count("round2+compact ") == 7

@@ -27,7 +27,9 @@ Optional phases: --churn SEED:FRACTION overwrites a seeded random FRACTION of th
 with zeros (numpy default_rng(SEED).choice, in that order); --compact writes to
 /sys/block/zramN/compact.  mm_stat is read after each phase, the device is removed (always),
 and the same per-page sizes are replayed through the model (zram frontend over zsmalloc).
-Prints kernel vs model for orig_data_size, compr_data_size, mem_used_total, mem_used_max,
+--rounds N then repeats N times: rewrite 20 % of the slots with randomly drawn dump pages
+(seed 1000+r; the kernel re-compresses them, the model reuses the write phase's sizes),
+compact.  Prints kernel vs model for orig_data_size, compr_data_size, mem_used_total, mem_used_max,
 same_pages, huge_pages, pages_compacted per phase; exit status 1 on any difference.
 
 Model parameters: the preset of the running kernel's release (--kernel overrides it), with
@@ -51,6 +53,8 @@ def add_parser(sub) -> None:
     p.add_argument("--churn", default=None, metavar="SEED:FRACTION",
                    help="after the write phase, overwrite this fraction of pages with zeros")
     p.add_argument("--compact", action="store_true", help="trigger compaction as a last phase")
+    p.add_argument("--rounds", type=int, default=0, metavar="N",
+                   help="then N rounds of: rewrite 20%% of the slots with other dump pages, compact")
     p.add_argument("--kernel", default=None, metavar="RELEASE",
                    help="model this kernel release's rules (default: the running kernel's)")
     p.add_argument("--allocator", default="zsmalloc", metavar="SPEC",
@@ -82,6 +86,26 @@ class Churn:
         return np.random.default_rng(self.seed).choice(n_pages, size=k, replace=False)
 
 
+def plan(n_pages: int, churn: Churn | None, compact: bool, rounds: int) -> list[tuple[str, int, int]]:
+    """The operations after the write phase, as ``(op, page, source)``: ``("store", page,
+    source)`` writes dump page ``source`` (-1 = a zero page) into slot ``page``;
+    ``("compact", -1, -1)``; and ``("check:PHASE", -1, -1)`` reads mm_stat.  Round r (seed
+    1000 + r) rewrites 20 % of the slots with randomly drawn dump pages, then compacts."""
+    ops: list[tuple[str, int, int]] = []
+    if churn:
+        ops += [("store", int(p), -1) for p in churn.pages(n_pages)]
+        ops.append(("check:churn", -1, -1))
+    if compact:
+        ops += [("compact", -1, -1), ("check:compact", -1, -1)]
+    for r in range(1, rounds + 1):
+        rng = np.random.default_rng(1000 + r)
+        slots = rng.choice(n_pages, size=max(1, n_pages // 5), replace=False)
+        sources = rng.integers(0, n_pages, len(slots))
+        ops += [("store", int(p), int(q)) for p, q in zip(slots, sources)]
+        ops += [(f"check:round{r}", -1, -1), ("compact", -1, -1), (f"check:round{r}+compact", -1, -1)]
+    return ops
+
+
 def model_params(kernel: str | None, page_size: int) -> tuple[object, object, str]:
     """(zsmalloc params, zram params, note) for the run: the preset of ``kernel`` (or of the
     running release, with the chain size from its config)."""
@@ -109,6 +133,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     page_size = os.sysconf("SC_PAGE_SIZE")
     churn = Churn.parse(args.churn) if args.churn else None
+    if args.rounds < 0:
+        raise InputError("--rounds must be >= 0")
     for spec, name in ((args.allocator, "zsmalloc"), (args.frontend, "zram")):
         if split_spec(spec)[0] != name:
             raise SpecError(f"validate models zram over zsmalloc; got {spec!r}")
@@ -119,21 +145,22 @@ def main(args: argparse.Namespace) -> int:
     n = len(pages)
     zs_params, zram_params, note = model_params(args.kernel, page_size)
 
+    ops = plan(n, churn, args.compact, args.rounds)
+
     # ---------------------------------------------------------------- kernel
-    phases: list[tuple[str, dict[str, int]]] = []
+    kernel: dict[str, dict[str, int]] = {}
     try:
         with ZramDevice(n, args.codec, page_size) as dev:
             measured = list(measure_into(dev, pages))
-            phases.append(("write", dev.mm_stat().as_dict()))
-            churn_pages = churn.pages(n) if churn else np.zeros(0, dtype=np.int64)
-            if churn:
-                zero = np.zeros(page_size, dtype=np.uint8)
-                for p in churn_pages:
-                    dev.write_page(int(p), zero)
-                phases.append(("churn", dev.mm_stat().as_dict()))
-            if args.compact:
-                dev.compact()
-                phases.append(("compact", dev.mm_stat().as_dict()))
+            kernel["write"] = dev.mm_stat().as_dict()
+            zero = np.zeros(page_size, dtype=np.uint8)
+            for op, page, source in ops:
+                if op == "store":
+                    dev.write_page(page, zero if source < 0 else pages[source])
+                elif op == "compact":
+                    dev.compact()
+                else:
+                    kernel[op[6:]] = dev.mm_stat().as_dict()
     except ZramUnavailable as exc:
         print(f"validate: skipped ({exc})")
         return 0
@@ -145,13 +172,14 @@ def main(args: argparse.Namespace) -> int:
     for i, (size, kind, _huge) in enumerate(measured):
         fe.store(i, size, PageKind(kind))
     model["write"] = fe.counters()
-    for p in churn_pages:
-        fe.store(int(p), 0, PageKind.ZERO)
-    if churn:
-        model["churn"] = fe.counters()
-    if args.compact:
-        fe.compact()
-        model["compact"] = fe.counters()
+    for op, page, source in ops:
+        if op == "store":
+            size, kind = (0, PageKind.ZERO) if source < 0 else measured[source][:2]
+            fe.store(page, size, PageKind(kind))
+        elif op == "compact":
+            fe.compact()
+        else:
+            model[op[6:]] = fe.counters()
 
     # ---------------------------------------------------------------- report
     n_huge = sum(1 for m in measured if m[2])
@@ -159,12 +187,12 @@ def main(args: argparse.Namespace) -> int:
     print(f"dump {src.path.name}: {n} pages ({n_same} same-filled, {n_huge} huge), codec {args.codec}, "
           f"kernel {platform.release()}")
     print(f"{note}; {zs.spec()} (huge_class_size {zs.huge_class_size}), {fe.spec()}")
-    print(f"{'phase':<8} {'field':<16} {'kernel':>12} {'model':>12} {'diff':>8}")
+    print(f"{'phase':<15} {'field':<16} {'kernel':>12} {'model':>12} {'diff':>8}")
     n_diff = 0
-    for phase, kern in phases:
+    for phase, kern in kernel.items():
         for field in COMPARED:
             k, m = kern[field], model[phase][field]
             n_diff += k != m
-            print(f"{phase:<8} {field:<16} {k:>12} {m:>12} {m - k:>8}")
+            print(f"{phase:<15} {field:<16} {k:>12} {m:>12} {m - k:>8}")
     print("validate: OK, model equals kernel" if not n_diff else f"validate: {n_diff} difference(s)")
     return 0 if not n_diff else 1
