@@ -162,21 +162,38 @@ class Zsmalloc(Allocator):
             self.classes[slot_class[slot_index(s + hs)]] for s in range(1, p.page_size + 1)
         ]
         self._loc: dict[Handle, int] = {}
-        self._zspages: dict[int, _Zspage] = {}
-        self._next_zid = 1
+        self._zspages: list[_Zspage | None] = []  # by zspage id
+        self._free_zids: list[int] = []
+        self.n_zspages = 0
         self.pages_allocated = 0
         self.pages_compacted = 0
         self.n_objects_moved = 0
 
-    # ------------------------------------------------------------- list primitives
-    def _insert(self, zs: _Zspage, g: int) -> None:
-        """``insert_zspage``: at the head (current era); v4: second when its inuse is below
-        the head's, else at the head."""
+    # ------------------------------------------------------------- list primitive
+    def _relist(self, zs: _Zspage, g: int) -> None:
+        """Unlink ``zs`` from its list (if on one), then, for ``g >= 0``, ``insert_zspage``
+        into group ``g``: at the head (current era); v4: second when its inuse is below the
+        head's, else at the head.  ``g = -1`` isolates it (``remove_zspage``)."""
         cls = zs.cls
         heads = cls.heads
-        head = heads[g]
+        old = zs.group
+        if old >= 0:
+            prev, nxt = zs.prev, zs.next
+            if prev is None:
+                heads[old] = nxt
+                if nxt is None:
+                    cls.mask &= ~(1 << old)
+            else:
+                prev.next = nxt
+            if nxt is not None:
+                nxt.prev = prev
+            cls.counts[old] -= 1
         zs.group = g
+        if g < 0:
+            zs.prev = zs.next = None
+            return
         cls.counts[g] += 1
+        head = heads[g]
         if head is None:
             zs.prev = zs.next = None
             heads[g] = zs
@@ -194,33 +211,13 @@ class Zsmalloc(Allocator):
             head.prev = zs
             heads[g] = zs
 
-    @staticmethod
-    def _remove(zs: _Zspage) -> None:
-        cls = zs.cls
-        g = zs.group
-        prev, nxt = zs.prev, zs.next
-        if prev is None:
-            cls.heads[g] = nxt
-            if nxt is None:
-                cls.mask &= ~(1 << g)
-        else:
-            prev.next = nxt
-        if nxt is not None:
-            nxt.prev = prev
-        cls.counts[g] -= 1
-        zs.group = -1
-        zs.prev = zs.next = None
-
     # ---------------------------------------------------------------- malloc/free
     def _malloc(self, size: int) -> Handle:
         cls = self._class_by_size[size]
         handle = self._next_handle
         self._next_handle = handle + 1
         avail = cls.mask & self._search_mask
-        if avail:
-            zs = cls.heads[avail.bit_length() - 1]
-        else:
-            zs = self._new_zspage(cls)
+        zs = cls.heads[avail.bit_length() - 1] if avail else self._new_zspage(cls)
         free = zs.free
         if free:
             slot = free.pop()
@@ -233,24 +230,31 @@ class Zsmalloc(Allocator):
         cls.n_used += 1
         g = cls.group_of[inuse]
         if g != zs.group:
-            if zs.group >= 0:
-                self._remove(zs)
-            self._insert(zs, g)
+            self._relist(zs, g)
         self._loc[handle] = (zs.zid << _ZID_SHIFT) | (slot << _SLOT_SHIFT) | size
         return handle
 
     def _new_zspage(self, cls: _Class) -> _Zspage:
-        zid = self._next_zid
-        self._next_zid = zid + 1
-        zs = _Zspage(zid, cls)
-        self._zspages[zid] = zs
+        """``alloc_zspage``; the zspage id is a free index of ``_zspages`` (ids are reused
+        once no handle refers to them)."""
+        table = self._zspages
+        if self._free_zids:
+            zid = self._free_zids.pop()
+            zs = table[zid] = _Zspage(zid, cls)
+        else:
+            zs = _Zspage(len(table), cls)
+            table.append(zs)
+        self.n_zspages += 1
         self.pages_allocated += cls.ppz
         cls.n_allocated += cls.n_objs
         return zs
 
     def _free_zspage(self, zs: _Zspage) -> None:
+        """``free_zspage`` of an isolated, empty zspage."""
         cls = zs.cls
-        del self._zspages[zs.zid]
+        self._zspages[zs.zid] = None
+        self._free_zids.append(zs.zid)
+        self.n_zspages -= 1
         self.pages_allocated -= cls.ppz
         cls.n_allocated -= cls.n_objs
 
@@ -268,11 +272,11 @@ class Zsmalloc(Allocator):
         cls.n_used -= 1
         g = cls.group_of[inuse]
         if g != zs.group:
-            self._remove(zs)
-            if inuse == 0:
-                self._free_zspage(zs)
+            if inuse:
+                self._relist(zs, g)
             else:
-                self._insert(zs, g)
+                self._relist(zs, -1)
+                self._free_zspage(zs)
         return loc & _FIELD_MASK
 
     def _pool_pages(self) -> int:
@@ -300,14 +304,14 @@ class Zsmalloc(Allocator):
         for g in groups:
             zs = cls.heads[g]
             if zs is not None:
-                self._remove(zs)
+                self._relist(zs, -1)
                 return zs
         return None
 
     def _putback(self, zs: _Zspage) -> int:
         """``putback_zspage``: insert into the list of its group; return the group."""
         g = zs.cls.group_of[zs.inuse]
-        self._insert(zs, g)
+        self._relist(zs, g)
         return g
 
     def _migrate(self, src: _Zspage, dst: _Zspage) -> None:
@@ -353,7 +357,7 @@ class Zsmalloc(Allocator):
                 break
             self._migrate(src, dst)
             if self._putback(src) == 0:
-                self._remove(src)
+                self._relist(src, -1)
                 self._free_zspage(src)
                 freed += cls.ppz
             if dst.inuse == cls.n_objs:
@@ -386,7 +390,7 @@ class Zsmalloc(Allocator):
             if src.inuse != 0:
                 break
             self._putback(src)  # lands in the EMPTY list, then free_zspage
-            self._remove(src)
+            self._relist(src, -1)
             self._free_zspage(src)
             freed += cls.ppz
             src = None
@@ -452,7 +456,7 @@ class Zsmalloc(Allocator):
         }
 
     def locate(self, handle: Handle) -> tuple[tuple[int, ...], int, int]:
-        """Pages (``zspage_id * 16 + k`` for sub-page k) the object's slot touches, the
+        """Pages (``zspage_id * 16 + k`` for sub-page k; ids are reused after a zspage is freed) the object's slot touches, the
         byte offset in the first one, and the slot size."""
         loc = self._loc.get(handle)
         if loc is None:
@@ -465,7 +469,10 @@ class Zsmalloc(Allocator):
 
     def zspages(self, cls_index: int) -> dict[int, list[int]]:
         """For tests: ``{zspage_id: handles by slot (0 = free)}`` of one class."""
-        return {z.zid: list(z.objs) for z in self._zspages.values() if z.cls.index == cls_index}
+        return {z.zid: list(z.objs) for z in self._live_zspages() if z.cls.index == cls_index}
+
+    def _live_zspages(self) -> list[_Zspage]:
+        return [z for z in self._zspages if z is not None]
 
     def list_order(self, cls_index: int, group: int) -> list[int]:
         """For tests: zspage ids on one fullness list, head first."""
@@ -503,7 +510,7 @@ class Zsmalloc(Allocator):
                 n_zspages += count
             if cls.heads[0] is not None:
                 fail(f"class {cls.index}: empty zspage kept")
-            zsp = [z for z in self._zspages.values() if z.cls is cls]
+            zsp = [z for z in self._live_zspages() if z.cls is cls]
             if len(zsp) != n_zspages:
                 fail(f"class {cls.index}: {len(zsp)} zspages, {n_zspages} listed")
             used = 0
@@ -523,6 +530,12 @@ class Zsmalloc(Allocator):
             if used != cls.n_used or len(zsp) * cls.n_objs != cls.n_allocated:
                 fail(f"class {cls.index}: counters {cls.n_allocated}/{cls.n_used} != recount")
             pages += len(zsp) * cls.ppz
+        if any(z is not None and z.zid != i for i, z in enumerate(self._zspages)):
+            fail("zspage id disagrees with its table index")
+        if sorted(self._free_zids) != [i for i, z in enumerate(self._zspages) if z is None]:
+            fail("free zspage ids disagree with the table")
+        if len(self._live_zspages()) != self.n_zspages:
+            fail(f"n_zspages {self.n_zspages} != live zspages")
         if pages != self.pages_allocated:
             fail(f"pages_allocated {self.pages_allocated} != {pages} recounted")
         if len(seen) != len(self._loc) or len(self._loc) != self.n_objects:

@@ -86,12 +86,12 @@ def _fill_1024(a: Zsmalloc) -> list[int]:
 def test_compaction_worked_example_current():
     a = zs()
     o = _fill_1024(a)
-    assert a.list_order(62, 6) == [1] and a.list_order(62, 3) == [3, 2]
+    assert a.list_order(62, 6) == [0] and a.list_order(62, 3) == [2, 1]  # ids 0, 1, 2 = Z1, Z2, Z3
     c = next(c for c in a.classes if c.index == 62)
     assert (c.n_allocated, c.n_used, a.can_compact(c)) == (12, 4, 2)
     assert a.compact() == 2
     assert a.pages_compacted == 2 and a.pool_pages() == 1 and a.n_objects_moved == 2
-    assert a.zspages(62) == {1: [o[0], o[4], o[8], o[3]]}
+    assert a.zspages(62) == {0: [o[0], o[4], o[8], o[3]]}
     assert (c.n_allocated, c.n_used) == (4, 4)
     a.check_invariants()
 
@@ -103,9 +103,9 @@ def test_compaction_worked_example_v4():
     o4 -> slot 2, o8 -> slot 1; Z2 freed."""
     a = zs(era="v4", chain_size=4, chain_rule="used-percent")
     o = _fill_1024(a)
-    assert a.list_order(62, 1) == [3, 2, 1]
+    assert a.list_order(62, 1) == [2, 1, 0]
     assert a.compact() == 2 and a.pool_pages() == 1
-    assert a.zspages(62) == {1: [o[0], o[8], o[4], o[3]]}
+    assert a.zspages(62) == {0: [o[0], o[8], o[4], o[3]]}
     a.check_invariants()
 
 
@@ -114,10 +114,10 @@ def test_v4_insert_second_position():
     # class 1024/1/4: zspages with inuse 3 (Z1) then a fresh one with inuse 1 (Z2)
     h = [a.malloc(1010) for _ in range(5)]
     a.free(h[3])  # Z1 inuse 3 -> ALMOST_EMPTY list [Z1]
-    assert a.list_order(62, 1) == [1, 2]  # Z2 (inuse 1 < 3) went second
+    assert a.list_order(62, 1) == [0, 1]  # Z2 (inuse 1 < 3) went second
     # malloc takes the head: Z1 (and it becomes full)
     x = a.malloc(1010)
-    assert a.zspages(62)[1][3] == x
+    assert a.zspages(62)[0][3] == x
 
 
 def test_current_insert_head_and_no_move_without_group_change():
@@ -125,9 +125,9 @@ def test_current_insert_head_and_no_move_without_group_change():
     h = [a.malloc(1010) for _ in range(8)]  # Z1, Z2 full
     a.free(h[0])  # Z1 -> group 8 (75 %)
     a.free(h[4])  # Z2 -> group 8, at the head
-    assert a.list_order(62, 8) == [2, 1]
+    assert a.list_order(62, 8) == [1, 0]
     x = a.malloc(1010)  # head Z2 gets it (slot 0, LIFO)
-    assert a.zspages(62)[2][0] == x
+    assert a.zspages(62)[1][0] == x
 
 
 def test_per_class_pages_example():
