@@ -61,6 +61,10 @@ def add_parser(sub) -> None:
                    help="zsmalloc[:key=value...] overrides on top of the preset (default: zsmalloc)")
     p.add_argument("--frontend", default="zram", metavar="SPEC",
                    help="zram[:key=value...] overrides on top of the preset (default: zram)")
+    p.add_argument("--oracle", default=None, metavar="JSON",
+                   help="instead of the live kernel: replay the trace of a zram-oracle-mixed JSON "
+                   "(shared/kernel-oracle) through the model of that JSON's kernel and compare "
+                   "mm_stat and the zsmalloc class table at every checkpoint (no root needed)")
     p.add_argument("--max-pages", type=int, default=0, metavar="N", help="use only the first N pages")
     p.set_defaults(func=main)
 
@@ -127,6 +131,8 @@ def model_params(kernel: str | None, page_size: int) -> tuple[object, object, st
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.oracle:
+        return oracle_main(args)
     reason = unavailable_reason()
     if reason:
         print(f"validate: skipped ({reason})")
@@ -195,4 +201,65 @@ def main(args: argparse.Namespace) -> int:
             n_diff += k != m
             print(f"{phase:<15} {field:<16} {k:>12} {m:>12} {m - k:>8}")
     print("validate: OK, model equals kernel" if not n_diff else f"validate: {n_diff} difference(s)")
+    return 0 if not n_diff else 1
+
+
+def model_class_rows(zs) -> dict[int, dict[str, int]]:
+    """The model's debugfs ``classes`` table keyed by class index, with the kernel's columns."""
+    rows = {}
+    for c in zs.class_stats():
+        rows[c.class_index] = {"class": c.class_index, "size": c.size, "obj_allocated": c.obj_allocated,
+                               "obj_used": c.obj_used, "pages_used": c.pages_used, **c.extra}
+    return rows
+
+
+def oracle_main(args: argparse.Namespace) -> int:
+    """Replay a ``zram-oracle-mixed`` trace; compare every checkpoint (mm_stat fields and
+    every cell of the kernel's class table)."""
+    import json
+
+    try:
+        with open(args.oracle) as fh:
+            data = json.load(fh)
+        trace, checkpoints, release = data["trace"], data["checkpoints"], data["kernel"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{args.oracle}: not a zram-oracle-mixed JSON ({exc})") from None
+    release = args.kernel or release
+    page_size = 4096
+    zs_params = preset_params(release, "zsmalloc", allocators.REGISTRY["zsmalloc"].Params, page_size)
+    zram_params = preset_params(release, "zram", FRONTENDS["zram"].Params, page_size)
+    zs = allocators.create(args.allocator, zs_params)
+    fe = create_frontend(args.frontend, zs, zram_params)
+    print(f"oracle {args.oracle}: kernel {data['kernel']}, {data.get('alg')}, {data['input']['pages']} pages, "
+          f"{len(trace)} events; model: {release} preset, {zs.spec()} (huge_class_size {zs.huge_class_size}), "
+          f"{fe.spec()}")
+    print(f"{'checkpoint':<12} {'events':>7} {'mem_used_total':>15} {'model':>10} {'mm_stat diffs':>13} "
+          f"{'class cells':>11} {'differ':>6}")
+    n_diff = done = 0
+    for cp in checkpoints:
+        for op, page, *rest in trace[done:cp["events"]]:
+            if op == "store":
+                size = rest[0]
+                fe.store(page, size, PageKind.DATA if size else PageKind.ZERO)
+            elif op == "free":
+                fe.free(page)
+            elif op == "compact":
+                fe.compact()
+            else:
+                raise InputError(f"{args.oracle}: unknown trace op {op!r}")
+        done = cp["events"]
+        model, kern = fe.counters(), cp["mm_stat"]
+        mm_diffs = sum(model[f] != kern[f] for f in kern if f in model and f != "mem_limit")
+        cells = differ = 0
+        table = cp.get("zsmalloc_classes") or {}
+        mrows = model_class_rows(zs)
+        for row in table.get("rows", []):
+            mrow = mrows.get(row["class"], {})
+            for key, value in row.items():
+                cells += 1
+                differ += mrow.get(key) != value
+        n_diff += mm_diffs + differ
+        print(f"{cp['name']:<12} {done:>7} {kern['mem_used_total']:>15} {model['mem_used_total']:>10} "
+              f"{mm_diffs:>13} {cells:>11} {differ:>6}")
+    print("validate: OK, model equals the oracle's kernel" if not n_diff else f"validate: {n_diff} difference(s)")
     return 0 if not n_diff else 1
