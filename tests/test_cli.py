@@ -182,3 +182,16 @@ def test_kernel_preset_61_applies_to_allocator_and_zram(tmp_path):
 def test_unknown_kernel_release(tmp_path, capsys):
     (tmp_path / "t.csv").write_text("op,page,size\nstore,1,10\n")
     _bad(tmp_path, capsys, ["run", "--trace", str(tmp_path / "t.csv"), "--kernel", "2.4"], "unknown kernel release")
+
+
+def test_raw_pages_of_legacy_zram_count_as_stored_objects(tmp_path):
+    """3.4 zram keeps a page compressing above 3072 B whole in a page outside the pool:
+    it is a stored zpage in a pageframe of mem_used_total, so density counts it."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("op,page,size\nstore,0,3500\nstore,1,100\n")
+    out = tmp_path / "out"
+    assert main(["run", "--trace", str(trace), "--frontend", "zram-legacy", "--allocators", "ideal",
+                 "--out", str(out)]) == 0
+    row = pd.read_csv(out / "summary.csv").iloc[0]
+    assert (row["stored_objects"], row["huge_pages"], row["pool_pages"], row["compressed_bytes"]) == (2, 1, 2, 4196)
+    assert row["density"] == pytest.approx(1.0)

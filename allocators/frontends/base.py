@@ -49,7 +49,9 @@ class FrontendSummary:
     ``pages_in``: stores seen; ``zero_pages``/``same_pages``: live pages held as zero /
     non-zero same-filled without an allocation; ``huge_pages``: live pages stored whole
     (in the pool or, for 3.x zram, beside it); ``rejected_pages``: stores refused;
-    ``stored_objects``: live objects in the allocator; ``compressed_bytes``: sum of the
+    ``stored_objects``: live objects in the store: the allocator's, plus pages kept whole
+    in a page of their own outside the pool (3.x zram's ``pages_expand``), so that
+    ``stored_objects / pool_pages`` is zpages per pageframe; ``compressed_bytes``: sum of the
     live objects' sizes as the frontend accounts them (page_size for a whole page; zram's
     ``compr_data_size``); ``pool_pages``: pages of memory used (zram ``mem_used_total``
     / page size; zswap ``pool_total_size`` / page size); ``live_pages``: occupied slots.
@@ -120,7 +122,7 @@ class Frontend(ABC):
             same_pages=n[Slot.SAME],
             huge_pages=n[Slot.HUGE] + n[Slot.RAW],
             rejected_pages=self.rejected_pages,
-            stored_objects=self.allocator.n_objects,
+            stored_objects=self.allocator.n_objects + n[Slot.RAW],
             compressed_bytes=self.compressed_bytes,
             pool_pages=self.pool_pages(),
             live_pages=len(self.slots),
