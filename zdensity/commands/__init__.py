@@ -6,6 +6,7 @@ COMMANDS = [
     "trace",
     "report",
     "plot",
+    "sweep",
     "classes",
     "validate",
 ]
