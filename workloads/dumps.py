@@ -154,10 +154,11 @@ def file_sha256(path: Path) -> str:
 
 def open_inputs(path: Path, page_size: int = 4096) -> list[DumpSource]:
     """The page sources a ``--dump`` argument names: a directory gives one source per
-    regular file inside (sorted by name, hidden files skipped); a file gives one source."""
+    regular file inside (sorted by name; hidden files and ``.json`` sidecars skipped); a
+    file gives one source (an ELF core file is detected by its magic)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix != ".json")
         if not files:
             raise InputError(f"{path}: directory has no dump files")
         return [s for f in files for s in open_inputs(f, page_size)]

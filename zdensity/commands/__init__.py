@@ -4,6 +4,7 @@ subcommand and sets ``func(args) -> int``.  ``COMMANDS`` lists them in help orde
 COMMANDS = [
     "run",
     "trace",
+    "capture",
     "report",
     "plot",
     "sweep",
