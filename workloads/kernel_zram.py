@@ -12,8 +12,9 @@ order into a fresh device and reads ``mm_stat`` after every write, so each page'
 word equal), ``DATA`` with the compressed length otherwise; a page the kernel stored whole
 (huge) gets size ``page_size`` (its real compressed length is unknown; it is at least
 zsmalloc's ``huge_class_size``) and is flagged in ``huge``.
-Speed: one ``pwrite`` + one ``pread`` of ``mm_stat`` per page, about 30–60k pages/s on
-this class of machine (≈ 120–240 MiB/s), dominated by the syscalls and the compressor.
+Speed: one ``pwrite`` + one ``pread`` of ``mm_stat`` per page: measured 15.6k pages/s
+(lzo-rle) and 15.9k pages/s (lz4), i.e. about 62 MiB/s, on the 2-core development machine
+(kernel 6.18, load average 4.5); a 64 MiB dump takes about 1 s.
 """
 
 from __future__ import annotations

@@ -213,53 +213,75 @@ def model_class_rows(zs) -> dict[int, dict[str, int]]:
     return rows
 
 
-def oracle_main(args: argparse.Namespace) -> int:
-    """Replay a ``zram-oracle-mixed`` trace; compare every checkpoint (mm_stat fields and
-    every cell of the kernel's class table)."""
+def load_oracle(path: str) -> dict:
+    """A ``zram-oracle-mixed`` JSON (optionally gzip-compressed, ``.gz``)."""
+    import gzip
     import json
 
     try:
-        with open(args.oracle) as fh:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rt") as fh:
             data = json.load(fh)
-        trace, checkpoints, release = data["trace"], data["checkpoints"], data["kernel"]
+        data["trace"], data["checkpoints"], data["kernel"]
     except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"{args.oracle}: not a zram-oracle-mixed JSON ({exc})") from None
-    release = args.kernel or release
+        raise InputError(f"{path}: not a zram-oracle-mixed JSON ({exc})") from None
+    return data
+
+
+def compare_oracle(data: dict, allocator: str = "zsmalloc", frontend: str = "zram",
+                   kernel: str | None = None) -> tuple[object, list[dict[str, object]]]:
+    """Replay the oracle's trace through the model of its kernel (or ``kernel``'s preset)
+    and compare every checkpoint.  Returns (frontend, one dict per checkpoint: name,
+    events, kernel and model ``mem_used_total``, ``mm_stat_diffs`` (fields that differ,
+    ``mem_limit`` excluded), ``cells`` and ``cells_differ`` of the class table)."""
+    release = kernel or data["kernel"]
     page_size = 4096
-    zs_params = preset_params(release, "zsmalloc", allocators.REGISTRY["zsmalloc"].Params, page_size)
-    zram_params = preset_params(release, "zram", FRONTENDS["zram"].Params, page_size)
-    zs = allocators.create(args.allocator, zs_params)
-    fe = create_frontend(args.frontend, zs, zram_params)
-    print(f"oracle {args.oracle}: kernel {data['kernel']}, {data.get('alg')}, {data['input']['pages']} pages, "
-          f"{len(trace)} events; model: {release} preset, {zs.spec()} (huge_class_size {zs.huge_class_size}), "
-          f"{fe.spec()}")
-    print(f"{'checkpoint':<12} {'events':>7} {'mem_used_total':>15} {'model':>10} {'mm_stat diffs':>13} "
-          f"{'class cells':>11} {'differ':>6}")
-    n_diff = done = 0
-    for cp in checkpoints:
+    zs = allocators.create(allocator, preset_params(release, "zsmalloc", allocators.REGISTRY["zsmalloc"].Params, page_size))
+    fe = create_frontend(frontend, zs, preset_params(release, "zram", FRONTENDS["zram"].Params, page_size))
+    trace = data["trace"]
+    results = []
+    done = 0
+    for cp in data["checkpoints"]:
         for op, page, *rest in trace[done:cp["events"]]:
             if op == "store":
-                size = rest[0]
-                fe.store(page, size, PageKind.DATA if size else PageKind.ZERO)
+                fe.store(page, rest[0], PageKind.DATA if rest[0] else PageKind.ZERO)
             elif op == "free":
                 fe.free(page)
             elif op == "compact":
                 fe.compact()
             else:
-                raise InputError(f"{args.oracle}: unknown trace op {op!r}")
+                raise InputError(f"oracle trace: unknown op {op!r}")
         done = cp["events"]
         model, kern = fe.counters(), cp["mm_stat"]
-        mm_diffs = sum(model[f] != kern[f] for f in kern if f in model and f != "mem_limit")
-        cells = differ = 0
-        table = cp.get("zsmalloc_classes") or {}
         mrows = model_class_rows(zs)
-        for row in table.get("rows", []):
+        cells = differ = 0
+        for row in (cp.get("zsmalloc_classes") or {}).get("rows", []):
             mrow = mrows.get(row["class"], {})
             for key, value in row.items():
                 cells += 1
                 differ += mrow.get(key) != value
-        n_diff += mm_diffs + differ
-        print(f"{cp['name']:<12} {done:>7} {kern['mem_used_total']:>15} {model['mem_used_total']:>10} "
-              f"{mm_diffs:>13} {cells:>11} {differ:>6}")
+        results.append({
+            "name": cp["name"], "events": done, "kernel_mem_used_total": kern["mem_used_total"],
+            "model_mem_used_total": model["mem_used_total"],
+            "mm_stat_diffs": sum(model[f] != kern[f] for f in kern if f in model and f != "mem_limit"),
+            "cells": cells, "cells_differ": differ,
+        })
+    return fe, results
+
+
+def oracle_main(args: argparse.Namespace) -> int:
+    data = load_oracle(args.oracle)
+    fe, results = compare_oracle(data, args.allocator, args.frontend, args.kernel)
+    zs = fe.allocator
+    print(f"oracle {args.oracle}: kernel {data['kernel']}, {data.get('alg')}, {data['input']['pages']} pages, "
+          f"{len(data['trace'])} events; model: {args.kernel or data['kernel']} preset, {zs.spec()} "
+          f"(huge_class_size {zs.huge_class_size}), {fe.spec()}")
+    print(f"{'checkpoint':<12} {'events':>7} {'mem_used_total':>15} {'model':>10} {'mm_stat diffs':>13} "
+          f"{'class cells':>11} {'differ':>6}")
+    n_diff = 0
+    for r in results:
+        n_diff += r["mm_stat_diffs"] + r["cells_differ"]
+        print(f"{r['name']:<12} {r['events']:>7} {r['kernel_mem_used_total']:>15} {r['model_mem_used_total']:>10} "
+              f"{r['mm_stat_diffs']:>13} {r['cells']:>11} {r['cells_differ']:>6}")
     print("validate: OK, model equals the oracle's kernel" if not n_diff else f"validate: {n_diff} difference(s)")
     return 0 if not n_diff else 1
