@@ -142,3 +142,12 @@ def test_waste_counts_raw_pages_outside_the_pool():
     assert w["pool_pages"] == 1 + 2  # ceil(1500/4096) + two raw pages
     assert w["payload_bytes"] == 1500 + 2 * 4096
     assert sum(w[k] for k in WASTE_KINDS) == w["pool_bytes"]
+
+
+def test_api_mirrors_the_cli():
+    import analysis
+
+    for name in ("run_experiment", "load_run", "write_results", "format_report", "write_plots", "run_sweep"):
+        assert callable(getattr(analysis, name)), name
+    with pytest.raises(AttributeError):
+        analysis.nosuch
