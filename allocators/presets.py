@@ -73,8 +73,28 @@ TABLE: tuple[Row, ...] = (
         "'zram: drop max_zpage_size and use zs_huge_class_size()' (v4.17): comp_len >= "
         "huge_class_size", True),
     # ------------------------------------------------------- zswap, zbud, z3fold
-    # Rows for "zswap", "zswap-legacy", "zbud", "z3fold" go here (owner: the zswap/zbud
-    # engineer), in the same form: Row(since, name, {param: value}, change, certain).
+    Row((4, 1), "zbud", {"pre_fix_max_size": False},
+        "mm/zbud.c: size > PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE -> -ENOSPC (3968 B; "
+        "Heesub Shin's 2013 fix), unchanged through Debian 6.1.192 and 6.12.117", True),
+    Row((4, 1), "z3fold", {"header_struct_bytes": 64},
+        "4.8 z3fold: ZHDR_SIZE_ALIGNED = CHUNK_SIZE (one header chunk, NCHUNKS 63)", False),
+    Row((4, 14), "z3fold", {"header_struct_bytes": 88},
+        "z3fold_header grows (work_struct, kref, per-cpu lists, later slots/foreign_handles): "
+        "88 B on x86_64 -> 2 chunks, NCHUNKS 62; the 6.1 value is from the BTF of Debian "
+        "6.1.192 z3fold.ko and reproduces that kernel's pool sizes", False),
+    Row((4, 1), "zswap-legacy", {"compress_bound_pages": 2, "zswap_header_bytes": 8},
+        "zswap_frontswap_store: zpool_malloc(hlen + dlen), hlen = sizeof(zswap_header) for "
+        "evictable pools; crypto lzo (lzo1x_1_compress) ignores the output bound, so lzo "
+        "outputs > PAGE_SIZE reach the allocator (dstmem is 2 pages)", False),
+    Row((6, 1), "zswap-legacy", {"compress_bound_pages": 1},
+        "crypto/lzo.c uses lzo1x_1_compress_safe (stable backport, Debian 6.1.192): output > "
+        "PAGE_SIZE fails compression, the page is refused with no counter", True),
+    Row((6, 5), "zswap", {"compress_bound_pages": 2},
+        "zswap_store (no frontswap, no zswap_header): 2 * PAGE_SIZE dst buffer, unbounded lzo "
+        "output reaches zpool_malloc -> reject_compress_poor", False),
+    Row((6, 12), "zswap", {"compress_bound_pages": 1},
+        "lzo1x_1_compress_safe backported to stable 6.12.31: lzo output > PAGE_SIZE -> "
+        "reject_compress_fail (checked on Debian 6.12.117)", True),
 )
 
 KNOWN_RELEASES: tuple[str, ...] = ("4.1", "4.4", "4.9", "4.14", "4.17", "4.19", "5.4", "5.10", "5.15",

@@ -184,3 +184,17 @@ def test_counters_stay_consistent(frontend, allocator, events):
     for _, h, n in f.slots.values():
         if h >= 0:
             assert n <= 4096
+
+
+def test_presets_for_zswap_zbud_z3fold():
+    from allocators.frontends.zswap import ZswapLegacyParams, ZswapParams
+    from allocators.presets import preset_params
+    from allocators.z3fold import Z3foldParams
+
+    legacy = preset_params("6.1", "zswap-legacy", ZswapLegacyParams)
+    assert (legacy.compress_bound_pages, legacy.zswap_header_bytes) == (1, 8)
+    assert preset_params("5.10", "zswap-legacy", ZswapLegacyParams).compress_bound_pages == 2
+    assert preset_params("6.6", "zswap", ZswapParams).compress_bound_pages == 2
+    assert preset_params("6.12", "zswap", ZswapParams).compress_bound_pages == 1
+    assert preset_params("6.1", "z3fold", Z3foldParams).header_struct_bytes == 88
+    assert preset_params("4.9", "z3fold", Z3foldParams).header_struct_bytes == 64
