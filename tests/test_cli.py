@@ -119,7 +119,7 @@ def test_malformed_trace(tmp_path, capsys, body, where):
 
 
 @pytest.mark.parametrize("opt, value, pattern", [
-    ("--codec", "snappy", "unknown codec 'snappy'; known: deflate, lz4, lzo, zstd"),
+    ("--codec", "snappy", "unknown codec 'snappy'; known: deflate, kernel, lz4, lzo, zstd"),
     ("--allocators", "nosuch", "unknown allocator 'nosuch'; known:"),
     ("--allocators", "ideal:bogus=1", "unknown parameter 'bogus'"),
     ("--frontend", "zcache", "unknown frontend 'zcache'; known:"),

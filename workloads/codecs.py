@@ -18,19 +18,28 @@ same settings):
   (2 KiB window, no zlib header), memLevel=MAX_MEM_LEVEL (9), Z_DEFAULT_STRATEGY)``,
   compressed with ``Z_FINISH``.
 
-Codecs are configured by ``name[:level=N]``; ``Codec.describe()`` gives library and version
-for trace sidecars and config.json.
+- ``kernel:ALG`` (e.g. ``kernel:lzo-rle``, ``kernel:lzo``, ``kernel:lz4``): sizes measured
+  by the running kernel's zram (``workloads.kernel_zram``: each chunk of pages is written
+  into a fresh zram device with algorithm ALG and each page's ``compr_data_size`` delta is
+  its size; same-filled pages are ZERO/SAME with size 0, pages zram stores whole get
+  ``page_size``).  Needs root and zram; runs in this process (jobs=1); the kernel release
+  is the "library version" of the cache key.
+
+Codecs are configured by ``name[:level=N]`` (``workloads.specs`` syntax: a bare value sets
+the codec's positional parameter, ``kernel:lz4``); ``Codec.describe()`` gives library and
+version for trace sidecars and config.json.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import platform
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from allocators.spec import ConfigParams, SpecError, build_params, lookup, split_spec
+from allocators.spec import ConfigParams, SpecError
 
 
 @dataclass(frozen=True)
@@ -42,9 +51,15 @@ class CodecParams(ConfigParams):
 
 
 class Codec(ABC):
+    """``in_process``: the codec measures whole chunks (``measure_pages``) in the calling
+    process, never in worker processes."""
+
     name: ClassVar[str]
     library: ClassVar[str]
     default_level: ClassVar[int] = 0
+    Params: ClassVar[type[CodecParams]] = CodecParams
+    positional: ClassVar[str | None] = None
+    in_process: ClassVar[bool] = False
 
     def __init__(self, params: CodecParams | None = None) -> None:
         self.params = params or CodecParams()
@@ -135,16 +150,75 @@ class Deflate(Codec):
         return f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
 
 
-_CODECS: list[type[Codec]] = [Lzo, Lz4, Zstd, Deflate]
+@dataclass(frozen=True)
+class KernelParams(CodecParams):
+    """``alg``: the zram algorithm name as the running kernel lists it in comp_algorithm."""
+
+    alg: str = "lzo-rle"
+
+
+USERSPACE_ALTERNATIVE = {"lzo-rle": "lzo", "lzo": "lzo", "lz4": "lz4", "lz4hc": "lz4", "zstd": "zstd", "deflate": "deflate"}
+
+
+class KernelZram(Codec):
+    name = "kernel"
+    library = "linux zram"
+    Params = KernelParams
+    positional = "alg"
+    in_process = True
+
+    def __init__(self, params: KernelParams | None = None) -> None:
+        super().__init__(params)
+        from workloads.kernel_zram import unavailable_reason
+
+        self.alg = self.params.alg
+        reason = unavailable_reason()
+        if reason:
+            raise SpecError(f"codec {self.spec()} measures with this machine's zram, which is unavailable ({reason}); "
+                            f"use the userspace codec instead: --codec {USERSPACE_ALTERNATIVE.get(self.alg, 'lzo')}")
+
+    def spec(self) -> str:
+        return f"kernel:{self.alg}"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "codec": self.spec()}
+
+    def library_version(self) -> str:
+        return f"linux {platform.release()} zram {self.alg}"
+
+    def measure_pages(self, pages) -> tuple[Any, Any]:
+        """``(sizes, kinds)`` of a ``(n, page_size)`` uint8 array, from a fresh zram device."""
+        import resource
+
+        from workloads.errors import InputError
+        from workloads.kernel_zram import ZramUnavailable, iter_pages, kernel_page_sizes
+
+        if pages.shape[1] != resource.getpagesize():
+            raise InputError(f"codec {self.spec()} measures {resource.getpagesize()}-byte pages (this kernel's page "
+                             f"size); got page size {pages.shape[1]}")
+        try:
+            ks = kernel_page_sizes(iter_pages([pages]), self.alg, pages.shape[0], pages.shape[1])
+        except ZramUnavailable as exc:
+            raise InputError(f"codec {self.spec()}: {exc}") from None
+        return ks.sizes, ks.kinds
+
+    def compressed_size(self, page: bytes) -> int:
+        import numpy as np
+
+        return int(self.measure_pages(np.frombuffer(page, dtype=np.uint8).reshape(1, -1))[0][0])
+
+
+_CODECS: list[type[Codec]] = [Lzo, Lz4, Zstd, Deflate, KernelZram]
 
 CODECS: dict[str, type[Codec]] = {cls.name: cls for cls in _CODECS}
 
 
 def create_codec(spec: str) -> Codec:
-    """Build a codec from ``NAME[:level=N]``."""
-    name, overrides = split_spec(spec)
-    cls = lookup(CODECS, name, "codec")
-    return cls(build_params(CodecParams, name, overrides))
+    """Build a codec from ``NAME[:level=N]`` or ``kernel:ALG``."""
+    from workloads.specs import parse_spec
+
+    cls, params = parse_spec(spec, CODECS, "codec")
+    return cls(params)
 
 
 __all__ = ["CODECS", "Codec", "CodecParams", "create_codec", "SpecError"]

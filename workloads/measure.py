@@ -84,6 +84,8 @@ def classify(pages: np.ndarray) -> np.ndarray:
 
 def measure_chunk(codec: Codec, pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sizes and kinds of one chunk of pages."""
+    if codec.in_process:
+        return codec.measure_pages(pages)
     kinds = classify(pages)
     sizes = np.zeros(pages.shape[0], dtype=np.int32)
     raw = pages.tobytes()
@@ -220,7 +222,7 @@ def measure(
                 hit.meta["workload"] = source.name
                 hit.meta["cached"] = True
                 return hit
-    jobs = jobs or os.cpu_count() or 1
+    jobs = 1 if codec.in_process else jobs or os.cpu_count() or 1
     estimate = estimate_pages(source)
     if estimate is not None and estimate < 2 * CHUNK_PAGES * jobs:
         jobs = 1  # a small input: starting workers costs more than it saves
