@@ -151,3 +151,47 @@ def test_api_mirrors_the_cli():
         assert callable(getattr(analysis, name)), name
     with pytest.raises(AttributeError):
         analysis.nosuch
+
+
+# ---------------------------------------------------------------- property: tables agree
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from allocators.frontends import FRONTENDS  # noqa: E402
+
+EVENT = st.one_of(
+    st.tuples(st.just(OP_STORE), st.integers(0, 40), st.integers(0, 4200)),
+    st.tuples(st.just(OP_FREE), st.integers(0, 40), st.just(0)),
+    st.tuples(st.just(OP_COMPACT), st.just(-1), st.just(0)),
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(events=st.lists(EVENT, min_size=1, max_size=120), cut=st.floats(0.1, 0.9), every=st.integers(1, 30),
+       frontend=st.sampled_from(sorted(FRONTENDS)))
+def test_tables_agree_with_each_other(events, cut, every, frontend):
+    """On random traces through every frontend and allocator: the last timeline row and
+    the last phase row equal the summary; waste adds up to pool bytes; a class
+    allocator's pages_used add up to its pool (the frontend's own pages aside)."""
+    ops, pages, sizes = zip(*events)
+    kinds = [1 if (op == OP_STORE and s == 0) else 0 for op, s in zip(ops, sizes)]
+    sizes = [min(s, 4096) for s in sizes]
+    mid = max(1, int(len(events) * cut)) if len(events) > 1 else 0
+    phases = [["fill", 0], ["churn", mid]] if 0 < mid < len(events) else [["fill", 0]]
+    tr = Trace.from_columns(ops, pages, sizes, kinds, {"workload": "prop", "page_size": 4096, "phases": phases})
+    exp = run_experiment(traces={("prop", "x"): tr}, frontends=frontend, allocators=sorted(A.REGISTRY),
+                         timeline_every=every)
+    t = exp.extra_tables
+    s = exp.summary.set_index("allocator")
+    last_tl = t["timeline"].groupby("allocator").tail(1).set_index("allocator")
+    last_ph = t["phases"].groupby("allocator").tail(1).set_index("allocator")
+    for col in ("stored_objects", "compressed_bytes", "pool_pages", "pool_bytes"):
+        assert (last_tl[col] == s.loc[last_tl.index, col]).all(), col
+        assert (last_ph[col] == s.loc[last_ph.index, col]).all(), col
+    assert (t["phases"].groupby("allocator").size() == len(phases)).all()
+    w = t["waste"]
+    assert (w[list(WASTE_KINDS)].sum(axis=1) == w["pool_bytes"]).all()
+    assert (w[list(WASTE_KINDS)] >= 0).all().all()
+    for (alloc,), g in t["classes"].groupby(["allocator"]):
+        last = g[g["phase"] == phases[-1][0]]
+        if alloc.startswith("zsmalloc") and frontend != "zram-legacy":
+            assert last["pages_used"].sum() == s.loc[alloc, "pool_pages"]
