@@ -38,11 +38,16 @@ otherwise ``do_compact_page``:
    down to ``first + ZHDR_CHUNKS``; LAST used, FIRST empty, gap >= 3 → slides up against
    LAST; then ``add_to_unbuddied``.
 
-Determinism (documented deviation): the kernel compacts synchronously only when the page
-was on no list (e.g. full); a page that was listed gets its compaction queued on a
-single-threaded workqueue and keeps its stale list position until the worker runs.  This
-model runs every compaction immediately inside ``free`` (= "the queued work runs before
-the next operation"), and models ONE CPU (one set of unbuddied lists; the kernel's
+When compaction runs (``compaction``, UNVERIFIED: it depends on the scheduler): the kernel
+compacts synchronously only when the page was on no list (e.g. full); a page that was
+listed sets NEEDS_COMPACTING and queues its work on a single-threaded workqueue, keeping
+its stale list position until the worker runs (a second free meanwhile queues nothing).
+``immediate`` (default, as the reference's worked example) runs every compaction inside
+``free``.  ``before_next_alloc`` queues listed pages and runs the queue in order at the
+start of the next ``malloc``; a search that meets a queued page unlinks and skips it
+(``__z3fold_alloc``), its work re-lists it later; ``pool_pages()`` between a free and the
+next malloc then still counts pages a queued single-buddy move would free.  The model has
+ONE CPU (one set of unbuddied lists; the kernel's
 per-CPU lists and the exact-size fallback on other CPUs are not modelled).  Reclaim
 (``z3fold_reclaim_page``), migration, the LRU and mapping (``MIDDLE_CHUNK_MAPPED``) are not
 modelled: nothing is mapped between operations.
@@ -53,6 +58,7 @@ Pool size = ``pages_nr``: normal plus headless pages.  Handle slot structs
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from allocators.base import (
@@ -69,6 +75,7 @@ NCHUNKS_ORDER = 6
 BIG_CHUNK_GAP = 3
 """Minimum gap (chunks) for z3fold_compact_page to slide the middle object."""
 
+COMPACTION_TIMINGS = ("immediate", "before_next_alloc")
 HEADLESS, FIRST, MIDDLE, LAST = 0, 1, 2, 3
 _FREE_ID, _NORMAL, _HEADLESS_PAGE = 0, 1, 2
 
@@ -81,9 +88,12 @@ class Z3foldParams(AllocatorParams):
     Lockdep builds: ~168 → 192 B (3 chunks).  4.8-era and 32-bit: <= 64 → 1 chunk."""
 
     header_struct_bytes: int = 88
+    compaction: str = "immediate"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.compaction not in COMPACTION_TIMINGS:
+            raise ValueError(f"compaction must be one of {', '.join(COMPACTION_TIMINGS)}, got {self.compaction!r}")
         if not 1 <= self.header_struct_bytes <= self.page_size // 2:
             raise ValueError(f"header_struct_bytes must be in 1..{self.page_size // 2}")
 
@@ -128,6 +138,10 @@ class Z3fold(Allocator):
         self._hsize: list[int] = [0]
         self._hforeign: list[int] = [0]
         self._free_h: list[int] = []
+        # deferred compaction: NEEDS_COMPACTING per page and the work queue (FIFO)
+        self._deferred = p.compaction == "before_next_alloc"
+        self._needs: list[int] = [0] * n
+        self._pending: deque[int] = deque()
         self.pages_nr = 0
         self.n_headless = 0
         self._used_chunks = 0
@@ -140,6 +154,7 @@ class Z3fold(Allocator):
             self._nobj.append(0)
             self._foreign.append(0)
             self._sm.append(0)
+            self._needs.append(0)
             self._bc += (0, 0, 0, 0)
             self._bh += (0, 0, 0, 0)
         else:
@@ -149,6 +164,7 @@ class Z3fold(Allocator):
 
     def _drop_page(self, page: int) -> None:
         self._kind[page] = _FREE_ID
+        self._needs[page] = 0  # a queued work for it is cancelled
         self._sm[page] = 0
         self._lists.release_node(page)
         self.pages_nr -= 1
@@ -180,14 +196,16 @@ class Z3fold(Allocator):
 
     def _find(self, chunks: int) -> int:
         """``__z3fold_alloc``: unlink and return the head of the first non-empty list at or
-        above ``chunks``, or -1."""
+        above ``chunks``, or -1.  A page with queued compaction is unlinked and skipped."""
         L = self._lists
-        i = L.lowest_nonempty_from(chunks, self.nchunks)
-        if i < 0:
-            return -1
-        page = L.next[i]
-        L.remove(page)
-        return page
+        while True:
+            i = L.lowest_nonempty_from(chunks, self.nchunks)
+            if i < 0:
+                return -1
+            page = L.next[i]
+            L.remove(page)
+            if not self._needs[page]:
+                return page
 
     def _free_buddy(self, page: int, chunks: int) -> int:
         """``get_free_buddy``: the slot for ``chunks`` in ``page`` (HEADLESS = none)."""
@@ -212,6 +230,8 @@ class Z3fold(Allocator):
 
     # ------------------------------------------------------------------ malloc
     def _malloc(self, size: int) -> Handle:
+        if self._pending:
+            self._run_pending()
         hsize = self._hsize
         if self._free_h:
             h = self._free_h.pop()
@@ -270,8 +290,16 @@ class Z3fold(Allocator):
             self._foreign[page] -= 1
         nobj = self._nobj
         n = nobj[page] = nobj[page] - 1
-        self._lists.remove(page)
-        # do_compact_page (run at once): single-buddy move, else in-page compaction + relist
+        L = self._lists
+        if self._deferred and n:
+            if self._needs[page]:
+                return size  # its compaction is already queued
+            if L.owner[page] >= 0:  # listed: queue the work, the page keeps its list slot
+                self._needs[page] = 1
+                self._pending.append(page)
+                return size
+        L.remove(page)
+        # do_compact_page: single-buddy move, else in-page compaction + relist
         if not n or (n == 1 and not self._foreign[page] and self._compact_single_buddy(page)):
             self._drop_page(page)
         else:
@@ -279,6 +307,22 @@ class Z3fold(Allocator):
                 self._compact_in_page(page)
             self._add_to_unbuddied(page)
         return size
+
+    def _run_pending(self) -> None:
+        """Run the queued compaction works in order (``compact_page_work``)."""
+        pending = self._pending
+        while pending:
+            page = pending.popleft()
+            if not self._needs[page]:
+                continue  # freed meanwhile: the work was cancelled
+            self._needs[page] = 0
+            self._lists.remove(page)
+            if self._nobj[page] == 1 and not self._foreign[page] and self._compact_single_buddy(page):
+                self._drop_page(page)
+            else:
+                if self._bc[4 * page + 2]:
+                    self._compact_in_page(page)
+                self._add_to_unbuddied(page)
 
     def _compact_single_buddy(self, page: int) -> bool:
         b = 4 * page
@@ -407,6 +451,9 @@ class Z3fold(Allocator):
                 if self._bc[loc] != -(-size // cb):
                     problems.append(f"handle {h}: {self._bc[loc]} chunks for {size} bytes")
         live_pages = [p for p in range(self._lists.n_lists, len(self._kind)) if self._kind[p] != _FREE_ID]
+        pending = set(self._pending)
+        if any(self._needs[p] for p in range(len(self._needs)) if self._kind[p] == _FREE_ID):
+            problems.append("NEEDS_COMPACTING on a freed page")
         n_headless = 0
         for p in live_pages:
             hs = objs.get(p, [])
@@ -426,7 +473,10 @@ class Z3fold(Allocator):
                 if s2 < e1:
                     problems.append(f"page {p}: overlapping buddies {spans}")
             want = -1 if (f and m and l) else self._num_free_chunks(p)
-            if self._lists.owner[p] != want:
+            if self._needs[p]:  # queued compaction: any (stale) list position, must be queued
+                if p not in pending:
+                    problems.append(f"page {p}: NEEDS_COMPACTING but not queued")
+            elif self._lists.owner[p] != want:
                 problems.append(f"page {p}: on list {self._lists.owner[p]}, free chunks {want}")
         if len(live_pages) != self.pages_nr or n_headless != self.n_headless:
             problems.append(f"pages_nr {self.pages_nr}/{self.n_headless}, found {len(live_pages)}/{n_headless}")

@@ -118,10 +118,37 @@ def test_foreign_pages_are_not_emptied_by_single_buddy_moves():
     z.check_invariants()
 
 
+def test_deferred_compaction_runs_before_the_next_alloc():
+    z = Z3fold(Z3foldParams(compaction="before_next_alloc"))
+    a, b = z.malloc(1000), z.malloc(1000)  # P1 FIRST + LAST, on unbuddied[30]
+    d = z.malloc(3000)  # P2 FIRST (47), unbuddied[15]
+    p1, p2 = z.locate(a)[0][0], z.locate(d)[0][0]
+    z.free(d)  # P2 empty: freed at once even though nothing runs later
+    assert z.pool_pages() == 1
+    z.free(a)  # P1 was listed: work queued, P1 keeps its stale slot on unbuddied[30]
+    assert z._needs[p1] == 1 and owner(z, p1) == 30
+    z.free(b)  # last object: page freed, queued work cancelled
+    assert z.pool_pages() == 0
+    z.check_invariants()
+    x, y, w = z.malloc(1000), z.malloc(500), z.malloc(600)  # full page Q (on no list)
+    v = z.malloc(2000)  # R
+    q, r = z.locate(x)[0][0], z.locate(v)[0][0]
+    z.free(x)  # Q unlisted: compacted synchronously (middle slides up), relisted
+    assert not z._needs[q] and owner(z, q) == 44
+    z.free(y)  # Q listed: queued; pool still has Q and R
+    assert z._needs[q] and z.pool_pages() == 2
+    z.check_invariants()
+    z.malloc(100)  # flush first: w moves into R, Q freed; then 100 B lands by best fit
+    assert z.locate(w)[0][0] == r and z.pool_pages() == 1
+    z.check_invariants()
+
+
 class Z3foldMachine(RuleBasedStateMachine):
+    compaction = "immediate"
+
     def __init__(self):
         super().__init__()
-        self.z = Z3fold()
+        self.z = Z3fold(Z3foldParams(compaction=self.compaction))
         self.live: list[int] = []
 
     @rule(size=st.one_of(st.integers(1, 4096), st.sampled_from([64, 128, 1000, 1984, 3904, 3905, 4096])))
@@ -145,5 +172,11 @@ class Z3foldMachine(RuleBasedStateMachine):
         assert len(self.live) == self.z.n_objects
 
 
+class Z3foldDeferredMachine(Z3foldMachine):
+    compaction = "before_next_alloc"
+
+
 TestZ3foldMachine = Z3foldMachine.TestCase
 TestZ3foldMachine.settings = settings(max_examples=80, stateful_step_count=60, deadline=None)
+TestZ3foldDeferredMachine = Z3foldDeferredMachine.TestCase
+TestZ3foldDeferredMachine.settings = settings(max_examples=60, stateful_step_count=60, deadline=None)
