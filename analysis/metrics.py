@@ -54,12 +54,27 @@ def pool_mib(df: pd.DataFrame) -> pd.Series:
     return df["pool_bytes"].astype(float) / MIB
 
 
+def comparison_keys(df: pd.DataFrame) -> list[str]:
+    """``GROUP`` plus ``page_size`` when the table has that column: allocators are compared
+    only on the same input, frontend and page size."""
+    return GROUP + (["page_size"] if "page_size" in df else [])
+
+
+def base_spec(spec: str) -> str:
+    """An allocator spec without its ``page_size=N`` part (``zsmalloc:page_size=16384:
+    chain_size=4`` -> ``zsmalloc:chain_size=4``): the same allocator at another page size."""
+    return ":".join(p for p in str(spec).split(":") if not p.startswith("page_size="))
+
+
 def versus(df: pd.DataFrame, baseline: str, column: str = "pool_pages") -> pd.Series:
-    """``column / column[baseline] - 1`` within each ``GROUP`` (e.g. +0.05 = 5 % more pool
-    pages than the baseline allocator on the same input); NaN where the group has no row
-    whose ``allocator`` is ``baseline``."""
-    base = df.loc[df["allocator"] == baseline, GROUP + [column]].drop_duplicates(GROUP)
-    ref = df[GROUP].merge(base.rename(columns={column: "_ref"}), on=GROUP, how="left")["_ref"]
+    """``column / column[baseline] - 1`` within each group of ``comparison_keys`` (e.g.
+    +0.05 = 5 % more pool pages than the baseline allocator on the same input, frontend
+    and page size); the baseline row is the one whose ``base_spec(allocator)`` is
+    ``baseline``; NaN where a group has none."""
+    keys = comparison_keys(df)
+    is_base = df["allocator"].map(base_spec) == base_spec(baseline)
+    base = df.loc[is_base, keys + [column]].drop_duplicates(keys)
+    ref = df[keys].merge(base.rename(columns={column: "_ref"}), on=keys, how="left")["_ref"]
     ref.index = df.index
     return _ratio(df[column], ref) - 1
 

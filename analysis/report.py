@@ -35,10 +35,11 @@ NAME_WIDTH = 20
 
 
 def resolve_baseline(summary: pd.DataFrame, baseline: str | None) -> str:
-    """``baseline`` if some row's allocator is it; with no explicit choice, ``zsmalloc``
-    if present, else the first allocator of the table.  An explicit baseline that is not
-    in the run raises ``InputError``."""
-    present = list(dict.fromkeys(summary["allocator"]))
+    """``baseline`` if some row's allocator is it (ignoring a ``page_size=N`` part, see
+    ``metrics.base_spec``); with no explicit choice, ``zsmalloc`` if present, else the
+    first allocator of the table.  An explicit baseline that is not in the run raises
+    ``InputError``."""
+    present = list(dict.fromkeys(summary["allocator"].map(M.base_spec)))
     if baseline is None:
         return DEFAULT_BASELINE if DEFAULT_BASELINE in present else present[0]
     if baseline not in present:
@@ -113,7 +114,7 @@ def _input_items(run: dict[str, Any], group: pd.DataFrame) -> list[tuple[str, st
 
 def _groups(run: dict[str, Any], table: pd.DataFrame):
     s = run["summary"]
-    for key, idx in s.groupby(M.GROUP, sort=False).groups.items():
+    for key, idx in s.groupby(M.comparison_keys(s), sort=False).groups.items():
         yield key, s.loc[idx], table.loc[idx]
 
 
@@ -156,8 +157,8 @@ def _text(run: dict[str, Any], table: pd.DataFrame) -> str:
         lines += _wrap(label, text)
     heads = ["density", "pool MiB", "frag", f"vs {base}"[:11], "rejected"]
     widths = [8, 9, 6, 11, 8]
-    for (workload, codec, frontend), group, rows in _groups(run, table):
-        lines += ["", *_wrap("workload", f"{workload}, codec {codec}, frontend {frontend}")]
+    for (workload, codec, frontend, page_size), group, rows in _groups(run, table):
+        lines += ["", *_wrap("workload", f"{workload}, codec {codec}, frontend {frontend}, {page_size} B pages")]
         for label, text in _input_items(run, group):
             lines += _wrap(label, text)
         lines.append("")
@@ -183,8 +184,8 @@ def _markdown(run: dict[str, Any], table: pd.DataFrame) -> str:
     out = ["## zdensity density report", ""]
     out += [f"- {label}: `{text}`" if label == "command" else f"- {label}: {text}"
             for label, text in _header_items(run)]
-    for (workload, codec, frontend), group, rows in _groups(run, table):
-        out += ["", f"### {workload}, codec {codec}, frontend {frontend}", ""]
+    for (workload, codec, frontend, page_size), group, rows in _groups(run, table):
+        out += ["", f"### {workload}, codec {codec}, frontend {frontend}, {page_size} B pages", ""]
         out += [f"- {label}: {text}" for label, text in _input_items(run, group)]
         out += ["", f"| allocator | density | pool MiB | frag | vs {base} | rejected |",
                 "|---|---:|---:|---:|---:|---:|"]

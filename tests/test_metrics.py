@@ -85,3 +85,11 @@ def test_size_summary_and_cdf():
     assert s["sd_bytes"] == pytest.approx(np.sqrt((3 * 50**2 + 150**2) / 4))
     cdf = M.size_cdf(sz)
     assert cdf["size_bytes"].tolist() == [100, 300] and cdf["cdf"].tolist() == [0.75, 1.0]
+
+
+def test_versus_compares_within_page_size():
+    df = pd.DataFrame({"workload": ["w"] * 4, "codec": ["c"] * 4, "frontend": ["f"] * 4, "page_size": [4096, 4096, 16384, 16384],
+                       "allocator": ["zsmalloc", "zbud", "zsmalloc:page_size=16384", "zbud:page_size=16384"],
+                       "pool_pages": [100, 150, 30, 60]})
+    assert M.versus(df, "zsmalloc").tolist() == [0.0, 0.5, 0.0, 1.0]
+    assert M.base_spec("zsmalloc:page_size=16384:chain_size=4") == "zsmalloc:chain_size=4"

@@ -39,7 +39,7 @@ def test_text_width_ascii_and_content(run_dir):
     assert all(len(line) <= WIDTH for line in lines)
     assert text.isascii()
     assert "command: zdensity run --trace tiny.csv" in text
-    assert "workload: tiny, codec lzo, frontend zram" in text
+    assert "workload: tiny, codec lzo, frontend zram, 4096 B pages" in text
     # 8 stores: 1 zero page, 1 huge (4000 >= 3625), 6 objects
     assert "8 pages in: 1 zero, 0 same-filled, 1 huge" in text
     assert "model zram:" in text and "model zsmalloc:" in text
