@@ -221,6 +221,12 @@ class V63Machine(ZsmallocMachine):
     params = ZsmallocParams(era="v4")
 
 
+class Page64KMachine(ZsmallocMachine):
+    """64 KiB pages, chain 16 (sizes still up to 4096: the small classes of a big page)."""
+
+    params = ZsmallocParams(page_size=65536, chain_size=16)
+
+
 _SETTINGS = settings(max_examples=40, stateful_step_count=30, deadline=None)
 TestCurrentEra = ZsmallocMachine.TestCase
 TestCurrentEra.settings = _SETTINGS
@@ -228,3 +234,5 @@ TestV4Era = V4Machine.TestCase
 TestV4Era.settings = _SETTINGS
 TestV63 = V63Machine.TestCase
 TestV63.settings = _SETTINGS
+TestPage64K = Page64KMachine.TestCase
+TestPage64K.settings = settings(max_examples=15, stateful_step_count=20, deadline=None)
