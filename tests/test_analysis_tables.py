@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,8 +10,6 @@ import allocators as A
 from allocators.base import WASTE_KINDS
 from analysis import load_run, run_experiment, write_results
 from analysis.recorders import KEYS, TimelineRecorder, auto_every, size_histogram
-from analysis.run import replay
-from allocators.frontends import create_frontend
 from workloads.trace import OP_COMPACT, OP_FREE, OP_STORE, Trace
 
 # fill: 3 stores (1000, 2000, 3000 B) + a zero page; churn: free page 1, store page 3 again
