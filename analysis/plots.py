@@ -12,7 +12,8 @@ allocator has its own hatch and marker as well as its colour.
 - ``waste``: where the pool's bytes go, stacked bars of the waste breakdown (MiB).
 - ``sizes``: the compressed-size histogram and CDF of each workload, with the frontend's
   huge threshold, allocators' size limits and zsmalloc's class boundaries marked.
-- ``classes``: zsmalloc per-class occupancy: objects allocated/used and pages used per class.
+- ``classes``: zsmalloc per-class occupancy (every zsmalloc spec of the run): objects
+  allocated/used and pages used per class.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from allocators.base import WASTE_KINDS  # noqa: E402
 from analysis import metrics as M  # noqa: E402
+from analysis.recorders import KEYS  # noqa: E402
 from workloads.atomic import atomic_open  # noqa: E402
 from workloads.errors import InputError  # noqa: E402
 
@@ -207,7 +209,7 @@ def size_marks(config: dict[str, Any], classes: pd.DataFrame | None) -> pd.DataF
             rows.append({"size_bytes": r["max_alloc_bytes"],
                          "label": f"{r['allocator']} max size ({r['max_alloc_bytes']} B)", "kind": "limit"})
     if classes is not None and not classes.empty:
-        zs = classes[classes["allocator"] == CLASS_ALLOCATOR]
+        zs = classes[classes["allocator"] == CLASS_ALLOCATOR]  # the default-parameter classes
         for size in sorted(set(zs["size"])):
             rows.append({"size_bytes": int(size), "label": f"{CLASS_ALLOCATOR} class sizes", "kind": "class"})
     return pd.DataFrame(rows, columns=["size_bytes", "label", "kind"]).drop_duplicates()
@@ -258,14 +260,16 @@ def _draw_marks(ax, marks: pd.DataFrame) -> None:
 
 # ------------------------------------------------------------------ classes
 def class_data(classes: pd.DataFrame, allocator: str = CLASS_ALLOCATOR) -> pd.DataFrame:
-    """The rows of ``allocator`` at the last phase of each run, classes holding pages only,
-    with ``group`` and ``occupancy = obj_used / obj_allocated``."""
-    c = classes[classes["allocator"] == allocator]
+    """The rows of every ``allocator`` spec (any parameters: ``zsmalloc:chain_size=4``
+    too) at the last phase of each run, classes holding pages only, with ``group =
+    "spec: workload / codec / frontend"`` and ``occupancy = obj_used / obj_allocated``."""
+    c = classes[classes["allocator"].astype(str).str.split(":").str[0] == allocator]
     if c.empty:
         return c.assign(group=[], occupancy=[])
-    last = c.groupby(M.GROUP, sort=False)["phase"].transform("last")
+    last = c.groupby(KEYS, sort=False)["phase"].transform("last")
     out = M.class_occupancy(c[c["phase"] == last])
-    out["group"] = [_group_label(w, k, f) for w, k, f in zip(out["workload"], out["codec"], out["frontend"])]
+    out["group"] = [f"{a}: {_group_label(w, k, f)}"
+                    for a, w, k, f in zip(out["allocator"], out["workload"], out["codec"], out["frontend"])]
     return out
 
 
@@ -283,8 +287,8 @@ def plot_classes(classes: pd.DataFrame, allocator: str = CLASS_ALLOCATOR) -> Fig
                     hatch="//", label="pages_used")
         obj_ax.set_ylabel("objects")
         page_ax.set_ylabel("pages")
-        obj_ax.set_title(f"{allocator} objects per class: {group}")
-        page_ax.set_title(f"{allocator} pages per class: {group}")
+        obj_ax.set_title(f"Objects per class, {group}", fontsize="medium")
+        page_ax.set_title(f"Pages per class, {group}", fontsize="medium")
         for ax in (obj_ax, page_ax):
             ax.set_xlabel("class size (bytes, handle included)")
             ax.grid(alpha=0.3)

@@ -130,3 +130,15 @@ def write_results_from(run, out):
 def test_plots_skip_missing_data(run):
     only = {"summary": run["summary"], "config": {}}
     assert list(P.build_plots(only)) == ["density"]
+
+
+@pytest.mark.skipif("zsmalloc" not in A.REGISTRY, reason="zsmalloc not registered")
+def test_classes_plot_one_row_per_zsmalloc_spec():
+    exp = run_experiment(traces={("synth", "lzo"): churn_trace()}, frontends="zram",
+                         allocators=["zsmalloc", "zsmalloc:chain_size=4", "zsmalloc-2012"], timeline_every=0)
+    cl = exp.extra_tables["classes"]
+    data = P.class_data(cl)
+    assert sorted(set(data["allocator"])) == ["zsmalloc", "zsmalloc:chain_size=4"]
+    fig = P.plot_classes(cl)
+    assert len(fig.axes) == 4
+    assert fig.axes[2].get_title() == "Objects per class, zsmalloc:chain_size=4: synth / lzo / zram"
