@@ -58,3 +58,12 @@ def test_table_rows_name_real_parameters():
         fields = {f.name for f in dataclasses.fields(cls.Params)}
         assert set(row.values) <= fields, row
         assert row.change
+
+
+def test_describe_cites_changes():
+    from allocators.presets import describe
+    rows = describe("6.1")
+    assert any(r[:2] == ("zsmalloc", "4.1") for r in rows)
+    assert all(since != "6.3" for _, since, _, _ in rows)
+    assert {r[1] for r in describe("6.12") if r[0] == "zsmalloc"} == {"4.1", "6.3", "6.4"}
+    assert all(change for _, _, change, _ in describe("6.12"))

@@ -82,3 +82,12 @@ def test_validate_live(tmp_path, codec, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "validate: OK" in out and sum(line.startswith("compact ") for line in out.splitlines()) == 7 and out.count("round2+compact ") == 7
+
+
+@needs_zram
+def test_unknown_algorithm_is_an_input_error_and_leaves_no_device(capsys):
+    import os
+    before = sorted(d for d in os.listdir("/sys/block") if d.startswith("zram"))
+    assert main(["validate", "--codec", "no-such-alg", "--max-pages", "4"]) == 2
+    assert "no algorithm 'no-such-alg'" in capsys.readouterr().err
+    assert sorted(d for d in os.listdir("/sys/block") if d.startswith("zram")) == before

@@ -31,6 +31,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from allocators.frontends.base import PageKind
+from workloads.errors import InputError
 
 ZRAM_CONTROL = Path("/sys/class/zram-control")
 MM_STAT_FIELDS = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit", "mem_used_max",
@@ -119,7 +120,7 @@ class ZramDevice:
             self.dev_id = int((ZRAM_CONTROL / "hot_add").read_text().strip())
             algs = self._sys("comp_algorithm").read_text().replace("[", "").replace("]", "").split()
             if self.algorithm not in algs:
-                raise ZramUnavailable(f"zram has no algorithm {self.algorithm!r} here (available: {', '.join(algs)})")
+                raise InputError(f"this kernel's zram has no algorithm {self.algorithm!r} (available: {', '.join(algs)})")
             self._sys("comp_algorithm").write_text(self.algorithm)
             self._sys("disksize").write_text(str(self.n_pages * self.page_size))
             self._fd = os.open(f"/dev/zram{self.dev_id}", os.O_RDWR | os.O_DIRECT)
@@ -202,7 +203,7 @@ def kernel_page_sizes(pages: Iterable[np.ndarray], algorithm: str, n_pages: int,
                       page_size: int = 4096) -> KernelSizes:
     """The running kernel's zram compressed size of each page (see the module docstring).
     ``pages`` yields ``n_pages`` uint8 arrays of ``page_size`` bytes.  Raises
-    ``ZramUnavailable`` without root/zram or for an algorithm the kernel lacks."""
+    ``ZramUnavailable`` without root/zram, ``InputError`` for an algorithm the kernel lacks."""
     sizes = np.zeros(n_pages, dtype=np.int32)
     kinds = np.zeros(n_pages, dtype=np.uint8)
     huge = np.zeros(n_pages, dtype=bool)
