@@ -21,6 +21,9 @@ Eras (``era``):
   head of ALMOST_FULL, else of ALMOST_EMPTY; compaction is src-first (§9).  The v4.1–v4.7
   insertion rule (tail, head iff inuse >= head's) is not modelled.
 
+Empty zspages are freed at once (the kernel defers the free only when a page lock is
+contended: concurrency only).
+
 ``malloc(size)``: ``size + 8`` (the handle) → slot index (``ceil((s-32)/delta)``, clamped to
 the last slot) → merged class → fullest non-full zspage (list head) or a new zspage
 (``pages_allocated += pages_per_zspage``).  ``free``: push the slot, regroup; an empty zspage
@@ -144,7 +147,7 @@ class Zsmalloc(Allocator):
     def __init__(self, params: ZsmallocParams | None = None) -> None:
         super().__init__(params)
         p: ZsmallocParams = self.params
-        self.table = ClassTable(p.page_size, p.chain_size, p.class_delta, p.chain_rule)
+        self.table = ClassTable(p.page_size, p.chain_size, p.class_delta, p.chain_rule, p.handle_size)
         self.huge_class_size: int = self.table.huge_class_size
         self._v4 = p.era == "v4"
         n_groups = 4 if self._v4 else 12
@@ -157,9 +160,9 @@ class Zsmalloc(Allocator):
             for c in self.table.classes
         ]
         # class of every request size 1..page_size (handle and clamp included)
-        slot_index, slot_class, hs = self.table.slot_index, self.table.slot_class, p.handle_size
+        position = {c.index: k for k, c in enumerate(self.table.classes)}
         self._class_by_size: list[_Class] = [self.classes[0]] + [
-            self.classes[slot_class[slot_index(s + hs)]] for s in range(1, p.page_size + 1)
+            self.classes[position[self.table.class_for_payload(s).index]] for s in range(1, p.page_size + 1)
         ]
         self._loc: dict[Handle, int] = {}
         self._zspages: list[_Zspage | None] = []  # by zspage id

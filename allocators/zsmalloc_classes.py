@@ -13,7 +13,8 @@ Constants for a page of ``page_size`` bytes (x86-64):
 Walking ``i`` from ``ZS_SIZE_CLASSES - 1`` down to 0: ``size = min(32 + i*delta, page_size)``,
 ``pages_per_zspage`` from the chain rule, ``objs_per_zspage = ppz * page_size // size``; a
 slot whose (ppz, objs) equal the previously created (larger) class is merged into it.
-``huge_class_size`` = (first size, walking down, with ``ppz != 1 and objs != 1``) - 7.
+``huge_class_size`` = (first size, walking down, with ``ppz != 1 and objs != 1``) - 7
+(``- (handle_size - 1)``: the smallest payload that lands in the huge class).
 
 Chain rules (``chain_rule``):
 
@@ -88,7 +89,7 @@ class ClassTable:
     non-huge class (the kernel documentation's "huge size class watermark")."""
 
     def __init__(self, page_size: int = 4096, chain_size: int = 8, class_delta: int = 0,
-                 chain_rule: str = "min-waste") -> None:
+                 chain_rule: str = "min-waste", handle_size: int = ZS_HANDLE_SIZE) -> None:
         if chain_rule not in _CHOOSERS:
             raise ValueError(f"chain_rule must be one of {', '.join(CHAIN_RULES)}, got {chain_rule!r}")
         delta = class_delta or page_size >> CLASS_BITS
@@ -98,6 +99,7 @@ class ClassTable:
         self.chain_size = chain_size
         self.class_delta = delta
         self.chain_rule = chain_rule
+        self.handle_size = handle_size
         self.n_slots = -(-(page_size - ZS_MIN_ALLOC_SIZE) // delta) + 1
         choose = _CHOOSERS[chain_rule]
         by_slot: list[SizeClass | None] = [None] * self.n_slots
@@ -110,7 +112,7 @@ class ClassTable:
             ppz = choose(size, page_size, chain_size)
             objs = ppz * page_size // size
             if ppz != 1 and objs != 1 and not self.huge_class_size:
-                self.huge_class_size = size - (ZS_HANDLE_SIZE - 1)
+                self.huge_class_size = size - (handle_size - 1)
                 self.huge_watermark = size
             if prev is not None and prev.pages_per_zspage == ppz and prev.objs_per_zspage == objs:
                 by_slot[i] = prev
@@ -131,8 +133,8 @@ class ClassTable:
         return min(idx, self.n_slots - 1)
 
     def class_for_payload(self, payload: int) -> SizeClass:
-        """The class ``zs_malloc(payload)`` uses (payload + 8-byte handle, clamp, merge)."""
-        return self.classes[self.slot_class[self.slot_index(payload + ZS_HANDLE_SIZE)]]
+        """The class ``zs_malloc(payload)`` uses (payload + handle, clamp, merge)."""
+        return self.classes[self.slot_class[self.slot_index(payload + self.handle_size)]]
 
     def waste_bytes(self, c: SizeClass) -> int:
         """Unused bytes at the end of one zspage: ``ppz*page_size - objs*size``."""

@@ -173,3 +173,9 @@ def test_classes_command(capsys):
     assert main(["classes", "--chain-size", "4"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("69 classes")
     assert main(["classes", "--chain-size", "17"]) == 2
+
+
+def test_handle_size_moves_the_huge_threshold():
+    t = ClassTable(4096, 8, 0, "min-waste", handle_size=0)
+    assert t.huge_class_size == 3633 and t.class_for_payload(3632).size == 3632
+    assert t.class_for_payload(3633).objs_per_zspage == 1
