@@ -230,47 +230,50 @@ class Swap(Policy):
         rng = np.random.default_rng(p.seed)
         n = ps.n_pages
         capacity = n - round(p.ratio * n)
-        sizes, kinds = ps.sizes.tolist(), ps.kinds.tolist()  # current contents per page
-        resident: OrderedDict[int, None] = OrderedDict()
-        ops: list[int] = []
-        pages: list[int] = []
-        out_sizes: list[int] = []
-        out_kinds: list[int] = []
-
-        def flush(phase: str) -> None:
-            ev.add(ops, pages, out_sizes, out_kinds)
-            ops.clear(), pages.clear(), out_sizes.clear(), out_kinds.clear()
-            ev.phase(phase)
-
-        def touch(page: int) -> None:
-            resident[page] = None
-            if len(resident) > capacity:
-                victim, _ = resident.popitem(last=False)
-                ops.append(OP_STORE), pages.append(victim)
-                out_sizes.append(sizes[victim]), out_kinds.append(kinds[victim])
-
-        ev.phase("fill")
-        for page in range(n):
-            touch(page)
-        hot_set = rng.permutation(n)[: max(1, round(p.hot * n))] if n else np.zeros(0, dtype=np.int64)
+        # Contents are ids into the concatenation of ps and each round's new draws; the
+        # loop logs ``page`` for a swap-out (and the content id it stores) and ``~page``
+        # for a swap-in, and the columns are built from the logs afterwards.
+        sizes, kinds = [ps.sizes], [ps.kinds]
+        cur = list(range(n))  # content id of each page
+        next_id = n
+        ev.phase("fill")  # touching 0..n-1 in order evicts 0..n-capacity-1, in order
+        evicted = np.arange(n - capacity)
+        ev.add(np.full(len(evicted), OP_STORE), evicted, ps.sizes[evicted], ps.kinds[evicted])
+        resident: OrderedDict[int, None] = OrderedDict.fromkeys(range(n - capacity, n))
+        hot_set = rng.permutation(n)[: max(1, round(p.hot * n))]
         for r in range(p.rounds):
-            flush(f"round-{r + 1}")
+            ev.phase(f"round-{r + 1}")
             in_hot = rng.random(n) < p.hot_access
             picks = np.where(in_hot, hot_set[rng.integers(0, len(hot_set), n)], rng.integers(0, n, n)).tolist()
             writes = rng.random(n) < p.write
             new_sizes, new_kinds = resample(int(writes.sum()), rng)
-            new_sizes, new_kinds = new_sizes.tolist(), new_kinds.tolist()
-            k = 0
+            sizes.append(np.asarray(new_sizes)), kinds.append(np.asarray(new_kinds))
+            log: list[int] = []
+            stored: list[int] = []
+            log_append, stored_append = log.append, stored.append
+            move, evict = resident.move_to_end, resident.popitem
             for page, w in zip(picks, writes.tolist()):
                 if page in resident:
-                    resident.move_to_end(page)
-                else:
-                    ops.append(OP_FREE), pages.append(page), out_sizes.append(0), out_kinds.append(0)
-                    touch(page)
+                    move(page)
+                else:  # swap-in, then the LRU page is swapped out (RAM was full)
+                    log_append(~page)
+                    resident[page] = None
+                    victim = evict(last=False)[0]
+                    log_append(victim)
+                    stored_append(cur[victim])
                 if w:
-                    sizes[page], kinds[page] = new_sizes[k], new_kinds[k]
-                    k += 1
-        ev.add(ops, pages, out_sizes, out_kinds)
+                    cur[page] = next_id
+                    next_id += 1
+            self._add_round(ev, np.array(log, dtype=np.int64), np.array(stored, dtype=np.int64),
+                            np.concatenate(sizes), np.concatenate(kinds))
+
+    @staticmethod
+    def _add_round(ev: Events, log: np.ndarray, stored: np.ndarray, sizes: np.ndarray, kinds: np.ndarray) -> None:
+        store = log >= 0
+        out_sizes = np.zeros(len(log), dtype=np.int32)
+        out_kinds = np.zeros(len(log), dtype=np.uint8)
+        out_sizes[store], out_kinds[store] = sizes[stored], kinds[stored]
+        ev.add(np.where(store, OP_STORE, OP_FREE), np.where(store, log, ~log), out_sizes, out_kinds)
 
 
 _POLICIES: list[type[Policy]] = [

@@ -42,8 +42,8 @@ mix, measured with the real codecs by ``measure()``:
 - ``random``: every byte uniform random (incompressible);
 - ``half``: first half zero bytes, second half random;
 - ``quarter``: first three quarters zero, last quarter random;
-- ``text``: English-like text (words of a seeded 2000-word vocabulary of syllables drawn
-  with a Zipf(1.3) law, spaces, sentence ends, newlines);
+- ``text``: English-like text (``TextModel``: words of a seeded 2000-word vocabulary of
+  syllables drawn with a finite Zipf law of exponent 1.3, spaces, sentence ends, newlines);
 - ``zero``: all zero bytes;
 - ``mix``: each page's recipe drawn uniformly from random, half, quarter, text.
 
@@ -421,21 +421,21 @@ class PagesSource(Generator):
 
     def chunks(self, chunk_pages: int = CHUNK_PAGES) -> Iterator[np.ndarray]:
         rng = np.random.default_rng(self.params.seed)
-        vocab = _vocabulary(np.random.default_rng([self.params.seed, 1]))
+        text = TextModel(np.random.default_rng([self.params.seed, 1]))
         left = self.params.pages
         while left > 0:
             n = min(chunk_pages, left)
-            yield np.stack([self._page(rng, vocab) for _ in range(n)])
+            yield np.stack([self._page(rng, text) for _ in range(n)])
             left -= n
 
-    def _page(self, rng: np.random.Generator, vocab: list[bytes]) -> np.ndarray:
+    def _page(self, rng: np.random.Generator, text: TextModel) -> np.ndarray:
         ps = self.page_size
         recipe = self.params.recipe
         if recipe == "mix":
             recipe = MIX_RECIPES[int(rng.integers(len(MIX_RECIPES)))]
         page = np.zeros(ps, dtype=np.uint8)
         if recipe == "text":
-            page[:] = np.frombuffer(_text(rng, vocab, ps), dtype=np.uint8)
+            page[:] = np.frombuffer(text.text(rng, ps), dtype=np.uint8)
         elif recipe != "zero":
             k = {"random": ps, "half": ps // 2, "quarter": ps // 4}[recipe]
             page[ps - k:] = np.frombuffer(rng.bytes(k), dtype=np.uint8)
@@ -453,25 +453,31 @@ class PagesSource(Generator):
         return PagesSource(dataclasses.replace(self.params, seed=seed, pages=pages), self.page_size)
 
 
-def _vocabulary(rng: np.random.Generator, n_words: int = 2000) -> list[bytes]:
-    syllables = [a + b for a in ("", "b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "th", "st")
-                 for b in ("a", "e", "i", "o", "u", "ea", "ou")]
-    return ["".join(syllables[j] for j in rng.integers(len(syllables), size=int(rng.integers(1, 4)))).encode()
-            for _ in range(n_words)]
+class TextModel:
+    """English-like text: ``n_words`` seeded syllable words drawn with a finite Zipf law
+    (P(rank r) proportional to ``r ** -zipf_exponent``); after a word a space (92 %),
+    ". " (6 %) or ".\n" (2 %)."""
 
+    ENDINGS = (b" ", b". ", b".\n")
 
-def _text(rng: np.random.Generator, vocab: list[bytes], n_bytes: int) -> bytes:
-    """At least ``n_bytes`` of English-like text, cut to ``n_bytes``."""
-    out: list[bytes] = []
-    size = 0
-    while size < n_bytes:
-        ranks = np.minimum(rng.zipf(1.3, 64), len(vocab)) - 1
-        ends = rng.random(64)
-        for r, e in zip(ranks.tolist(), ends.tolist()):
-            word = vocab[r] + (b".\n" if e < 0.02 else b". " if e < 0.08 else b" ")
-            out.append(word)
-            size += len(word)
-    return b"".join(out)[:n_bytes]
+    def __init__(self, rng: np.random.Generator, n_words: int = 2000, zipf_exponent: float = 1.3) -> None:
+        syllables = [a + b for a in ("", "b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "th", "st")
+                     for b in ("a", "e", "i", "o", "u", "ea", "ou")]
+        words = ["".join(syllables[j] for j in rng.integers(len(syllables), size=int(rng.integers(1, 4)))).encode()
+                 for _ in range(n_words)]
+        self.variants = [[w + end for w in words] for end in self.ENDINGS]
+        weights = np.arange(1, n_words + 1, dtype=float) ** -zipf_exponent
+        self.cdf = np.cumsum(weights) / weights.sum()
+
+    def text(self, rng: np.random.Generator, n_bytes: int) -> bytes:
+        out = b""
+        while len(out) < n_bytes:
+            k = n_bytes // 4 + 16
+            ranks = np.minimum(np.searchsorted(self.cdf, rng.random(k)), len(self.cdf) - 1).tolist()
+            u = rng.random(k)
+            ends = np.where(u < 0.02, 2, np.where(u < 0.08, 1, 0)).tolist()
+            out += b"".join([self.variants[e][r] for r, e in zip(ranks, ends)])
+        return out[:n_bytes]
 
 
 _GENERATORS: list[type[Generator]] = [
