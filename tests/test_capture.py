@@ -150,3 +150,13 @@ def test_parse_maps_and_filter():
     assert [m.name for m in kept] == ["[heap]", "", "[anon:my buffer]", "[stack]"]
     assert kept[0].size_bytes == 0x21000
     assert Mapping(0, 4096, "rw-p", "/tmp/file").is_private_anonymous() is False
+
+
+@root
+def test_capture_nothing_readable(child, tmp_path, monkeypatch):
+    import workloads.capture as cap
+
+    monkeypatch.setattr(cap, "parse_maps", lambda text: [])
+    with pytest.raises(InputError, match=f"nothing readable in process {child.pid}"):
+        capture(child.pid, tmp_path / "n.zst")
+    assert not list(tmp_path.iterdir())

@@ -3,7 +3,12 @@ by a small helper, directories, auto-detection."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -185,3 +190,30 @@ def test_directory_mixes_readers(tmp_path):
     sources = open_inputs(d)
     assert [(type(s).__name__, s.name) for s in sources] == [("ElfCoreSource", "a"), ("DumpSource", "b"), ("DumpSource", "c")]
     assert [len(pages_of(s)) for s in sources] == [1, 2, 3]
+
+
+@pytest.mark.skipif(shutil.which("gcore") is None or os.geteuid() != 0, reason="needs gdb's gcore and root")
+def test_real_gcore_file(tmp_path):
+    """A core file written by gdb's gcore of a child holding 64 pattern pages: detected by
+    magic, and every pattern page is read whole."""
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import mmap, struct, time
+        ps = mmap.PAGESIZE
+        m = mmap.mmap(-1, 64 * ps, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        for i in range(64):
+            w = b"GCORET" + struct.pack("<H", i)
+            for j in range(i * ps, (i + 1) * ps, 8):
+                m[j:j + 8] = w
+        print("READY", flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == b"READY"
+        subprocess.run(["gcore", "-o", str(tmp_path / "core"), str(child.pid)], check=True, capture_output=True, timeout=120)
+    finally:
+        child.kill()
+        child.wait()
+    (src,) = open_inputs(tmp_path / f"core.{child.pid}")
+    assert isinstance(src, ElfCoreSource) and src.describe()["segments"] > 5
+    pages = {row.tobytes() for chunk in src.chunks() for row in chunk}
+    assert all((b"GCORET" + struct.pack("<H", i)) * (PS // 8) in pages for i in range(64))

@@ -6,6 +6,11 @@ the remaining ``p_memsz - p_filesz`` bytes are not in the file (mappings the dum
 out, e.g. read-only file-backed text) and are skipped, never invented.  Only whole pages
 are taken: a segment contributes ``p_filesz // page_size`` pages, in segment order; a
 partial last page is skipped.  Counts of skipped pages and bytes are in ``describe()``.
+Which mappings are in the file is the dumper's choice and is not filtered here: gdb's
+``gcore`` writes the contents of every mapping, file-backed text and read-only data
+included; the kernel's core dumps follow ``/proc/PID/coredump_filter`` (default:
+anonymous private and shared mappings plus ELF headers).  For exactly what would be
+swapped, capture the live process (``zdensity capture``).
 
 Parsed with ``struct`` (both byte orders); ``e_phnum == PN_XNUM`` (0xffff, cores with
 65535+ segments) takes the count from section header 0's ``sh_info``, as the ELF gABI
