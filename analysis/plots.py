@@ -86,7 +86,7 @@ def plot_density(summary: pd.DataFrame, ideal: str = "ideal") -> Figure:
     groups = list(dict.fromkeys(data["group"]))
     allocs = list(dict.fromkeys(data.loc[~data["is_ideal"], "allocator"]))
     style = Styles(allocs)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 + len(groups) * (0.5 + 0.35 * len(allocs))), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 + len(groups) * (0.5 + 0.35 * len(allocs))) + 2.5, 4.5))
     width = 0.8 / max(1, len(allocs))
     for j, alloc in enumerate(allocs):
         d = data[data["allocator"] == alloc].set_index("group").reindex(groups)
@@ -103,7 +103,7 @@ def plot_density(summary: pd.DataFrame, ideal: str = "ideal") -> Figure:
     ax.set_ylabel("density (stored objects per pool page)")
     ax.set_title("Storage density per allocator")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize="small", ncol=2)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
@@ -130,7 +130,7 @@ def plot_timeline(timeline: pd.DataFrame, phases: pd.DataFrame | None = None) ->
     tl, spans = timeline_data(timeline, phases)
     groups = list(dict.fromkeys(tl["group"]))
     style = Styles(tl["allocator"])
-    fig, axes = plt.subplots(len(groups), 1, figsize=(8, 3.2 * len(groups)), squeeze=False)
+    fig, axes = plt.subplots(len(groups), 1, figsize=(10, 3.2 * len(groups)), squeeze=False)
     for ax, group in zip(axes[:, 0], groups):
         g = tl[tl["group"] == group]
         for k, (_, s) in enumerate(spans[spans["group"] == group].iterrows()):
@@ -147,7 +147,7 @@ def plot_timeline(timeline: pd.DataFrame, phases: pd.DataFrame | None = None) ->
         ax.set_ylabel("pool pages")
         ax.set_title(f"Pool size over time: {group}", pad=14)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
