@@ -180,3 +180,24 @@ TestZ3foldMachine = Z3foldMachine.TestCase
 TestZ3foldMachine.settings = settings(max_examples=80, stateful_step_count=60, deadline=None)
 TestZ3foldDeferredMachine = Z3foldDeferredMachine.TestCase
 TestZ3foldDeferredMachine.settings = settings(max_examples=60, stateful_step_count=60, deadline=None)
+
+
+@pytest.mark.parametrize("compaction", ["immediate", "before_next_alloc"])
+def test_16k_pages_random_ops(compaction):
+    import random
+
+    rng = random.Random(3)
+    z = Z3fold(Z3foldParams(page_size=16384, compaction=compaction))
+    live = []
+    for step in range(3000):
+        if live and rng.random() < 0.45:
+            z.free(live.pop(rng.randrange(len(live))))
+        else:
+            live.append(z.malloc(rng.choice([rng.randint(1, 16384), rng.randint(1, 3000)])))
+        if step % 100 == 0:
+            z.check_invariants()
+    z.check_invariants()
+    assert sum(z.waste_breakdown().values()) == z.pool_pages() * 16384
+    for h in live:
+        z.free(h)
+    assert z.pool_pages() == 0

@@ -233,3 +233,24 @@ TestZbudMachine = ZbudMachine.TestCase
 TestZbudMachine.settings = settings(max_examples=60, stateful_step_count=60, deadline=None)
 TestZcacheMachine = ZcacheMachine.TestCase
 TestZcacheMachine.settings = settings(max_examples=40, stateful_step_count=60, deadline=None)
+
+
+@pytest.mark.parametrize("cls", [Zbud, ZbudZcache])
+def test_16k_pages_random_ops(cls):
+    import random
+
+    rng = random.Random(4)
+    z = cls(cls.Params(page_size=16384))
+    live = []
+    for step in range(3000):
+        if live and rng.random() < 0.45:
+            z.free(live.pop(rng.randrange(len(live))))
+        else:
+            live.append(z.malloc(rng.randint(1, z.max_alloc_bytes)))
+        if step % 100 == 0:
+            z.check_invariants()
+    z.check_invariants()
+    assert sum(z.waste_breakdown().values()) == z.pool_pages() * 16384
+    for h in live:
+        z.free(h)
+    assert z.pool_pages() == 0

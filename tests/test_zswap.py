@@ -98,6 +98,11 @@ def test_current_zero_pages_never_reach_zswap_same_filled_are_compressed():
     assert s.zero_pages == 1 and s.same_pages == 0 and s.pool_pages == 1
 
 
+def test_current_same_filled_page_without_a_size_is_an_input_error():
+    with pytest.raises(A.SpecError, match="no compressed size"):
+        fe("zswap").store(0, 0, SAME)
+
+
 def test_current_rejected_overwrite_leaves_page_absent():
     f = fe("zswap")
     f.store(0, 1000, DATA)

@@ -12,7 +12,8 @@ Two eras (reference/zswap.md), one shared store path, one registered class each:
    This model holds them as zero slots (``zero_pages`` in the summary) that cost no pool
    pages and are NOT counted in ``stored_pages``; the old entry at that offset is freed.
 3. Everything else, non-zero same-filled pages (kind SAME) included, is compressed; the
-   trace gives the compressed length ``dlen``.  ``dlen > compress_bound_pages * page_size``
+   trace gives the compressed length ``dlen`` (a trace without it, size 0, is refused with
+   ``SpecError``: e.g. ``kernel:ALG`` sizes, where zram kept such pages as same-filled).  ``dlen > compress_bound_pages * page_size``
    → the compressor fails → ``reject_compress_fail`` (Debian 6.12's bounded lzo: bound one
    page; 2 = the 2 × PAGE_SIZE buffer of compressors that never fail).
 4. ``zpool_malloc(dlen)`` — exactly the compressed length, no header.  ``-ENOSPC``
@@ -56,6 +57,7 @@ from typing import ClassVar
 
 from allocators.base import AllocatorError, Handle, ObjectTooLarge
 from allocators.frontends.base import Frontend, FrontendParams, PageKind, Slot
+from allocators.spec import SpecError
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class _ZswapBase(Frontend):
             self._release(page)
             self._hold(page, Slot.ZERO if kind == PageKind.ZERO else Slot.SAME, -1, 0)
             return
+        if size <= 0:
+            raise SpecError(f"{self.name}: page {page} ({kind.name}) has no compressed size in this trace; "
+                            "current zswap compresses same-filled pages: use a userspace codec")
         if size > self.compress_bound_bytes:
             if self.legacy:
                 self.compress_fail_uncounted += 1
