@@ -70,7 +70,9 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / run_id(exp.config)
     write_results(exp, out)
     print(format_summary(exp.summary))
-    print(f"\nresults: {out}/summary.csv, {out}/config.json")
+    tables = ", ".join(f"{name}.csv" for name in exp.extra_tables)
+    print(f"\nresults: {out}/summary.csv, {out}/config.json (and {tables})")
+    print(f"next: zdensity report {out}; zdensity plot {out}")
     return 0
 
 
