@@ -179,3 +179,52 @@ def test_registry_names_unique():
     from workloads import policies
 
     assert len(POLICIES) == len(policies._POLICIES)
+
+
+def naive_swap(ps: PageSizes, ratio, rounds, hot, hot_access, write, seed, resample):
+    """Reference for ``swap``: the same random draws, RAM as a plain list in LRU order."""
+    rng = np.random.default_rng(seed)
+    n = ps.n_pages
+    capacity = n - round(ratio * n)
+    content = {i: (int(ps.sizes[i]), int(ps.kinds[i])) for i in range(n)}
+    ram: list[int] = []
+    events = []
+
+    def touch(page):
+        if page in ram:
+            ram.remove(page)
+        ram.append(page)
+        if len(ram) > capacity:
+            victim = ram.pop(0)
+            events.append((OP_STORE, victim, *content[victim]))
+
+    for page in range(n):
+        touch(page)
+    hot_set = rng.permutation(n)[: max(1, round(hot * n))]
+    for _ in range(rounds):
+        in_hot = rng.random(n) < hot_access
+        hot_picks = hot_set[rng.integers(0, len(hot_set), n)]
+        any_picks = rng.integers(0, n, n)
+        writes = rng.random(n) < write
+        new_sizes, new_kinds = resample(int(writes.sum()), rng)
+        k = 0
+        for i in range(n):
+            page = int(hot_picks[i] if in_hot[i] else any_picks[i])
+            if page not in ram:
+                events.append((OP_FREE, page, 0, 0))
+            touch(page)
+            if writes[i]:
+                content[page] = (int(new_sizes[k]), int(new_kinds[k]))
+                k += 1
+    return events
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 40), ratio=st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), rounds=st.integers(0, 3),
+       hot=st.sampled_from([0.1, 0.5]), write=st.sampled_from([0.0, 0.5, 1.0]), seed=st.integers(0, 1000))
+def test_swap_matches_naive_lru(n, ratio, rounds, hot, write, seed):
+    ps = page_sizes(n, seed)
+    policy = build_policy(f"swap:ratio={ratio},rounds={rounds},hot={hot},hot_access=0.7,write={write},seed={seed}")
+    resample = lambda k, rng: (rng.integers(1, 4097, k), np.zeros(k, dtype=np.uint8))  # noqa: E731
+    tr = policy.apply(ps, resample)
+    assert list(tr.events()) == naive_swap(ps, ratio, rounds, hot, 0.7, write, seed, resample)

@@ -73,6 +73,13 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, ar
     assert "Traceback" not in err and not out.exists()
 
 
+def test_policy_with_only_a_trace_is_an_error(tmp_path, capsys):
+    trace = tmp_path / "t.csv"
+    trace.write_text("op,page,size\nstore,0,100\n")
+    code, _, err = run_cli(capsys, "run", "--trace", str(trace), "--policy", "churn", "--out", str(tmp_path / "r"))
+    assert code == 2 and "not to a --trace" in err and not (tmp_path / "r").exists()
+
+
 def test_same_workload_twice_is_an_error(capsys, tmp_path):
     code, _, err = run_cli(capsys, "run", "--workload", "fixed", "--workload", "fixed:size=1024",
                            "--out", str(tmp_path / "r"), "--no-progress")

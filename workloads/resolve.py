@@ -72,6 +72,8 @@ def load_workloads(
     before any page is read or compressed.
     """
     check_page_size(page_size)
+    if policy and trace is not None and not dumps and not workloads:
+        raise InputError("--policy applies to dumps and --workload generators, not to a --trace (its events are fixed)")
     pol = build_policy(policy)
     gens = [build_generator(w, page_size) for w in workloads]
     codec_objs = [create_codec(c) for c in codecs]
