@@ -18,6 +18,8 @@ release  rule
          (tail, head iff inuse >= head's) is modelled by the v4.8 rule (uncertain).
          zram: ``comp_len > PAGE_SIZE/4*3`` (3072) stored whole.
 4.17     zram: huge threshold = zsmalloc's ``huge_class_size`` (3257 at chain 4).
+6.14     zram: old slot contents freed before the new page is allocated (uncertain).
+6.17     zram: allocate first again (race fix; uncertain; measured on 6.18).
 6.3      zsmalloc: min-waste chooser, CONFIG_ZSMALLOC_CHAIN_SIZE default 8; still the
          two old lists and src-first compaction (uncertain: series placement).
 6.4      zsmalloc: 12 fullness groups, head insertion, dst-first compaction
@@ -72,6 +74,12 @@ TABLE: tuple[Row, ...] = (
     Row((4, 17), "zram", {"huge_threshold": 0},
         "'zram: drop max_zpage_size and use zs_huge_class_size()' (v4.17): comp_len >= "
         "huge_class_size", True),
+    Row((6, 14), "zram", {"free_first": True},
+        "'zram: free slot memory early during write' (commit 71268035f5d73, Sergey Senozhatsky, "
+        "Nov 2024): old contents freed before compression", False),
+    Row((6, 17), "zram", {"free_first": False},
+        "'zram: fix slot write race condition' (Sep 2025, Fixes: 71268035f5d73, Cc stable): "
+        "free again after the allocation; stable 6.14-6.16 point releases may have it too", False),
     # ------------------------------------------------------- zswap, zbud, z3fold
     Row((4, 1), "zbud", {"pre_fix_max_size": False},
         "mm/zbud.c: size > PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE -> -ENOSPC (3968 B; "

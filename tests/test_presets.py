@@ -67,3 +67,9 @@ def test_describe_cites_changes():
     assert all(since != "6.3" for _, since, _, _ in rows)
     assert {r[1] for r in describe("6.12") if r[0] == "zsmalloc"} == {"4.1", "6.3", "6.4"}
     assert all(change for _, _, change, _ in describe("6.12"))
+
+
+def test_zram_free_first_window():
+    assert preset_values("6.12", "zram").get("free_first", False) is False
+    assert preset_values("6.15", "zram")["free_first"] is True
+    assert preset_values("6.18", "zram")["free_first"] is False

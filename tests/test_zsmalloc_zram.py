@@ -54,3 +54,20 @@ def test_zram_chain4_threshold():
     assert fe.counters()["huge_pages"] == 1
     fe.store(1, 3256, PageKind.DATA)
     assert fe.counters()["huge_pages"] == 1 and fe.allocator.pool_pages() == 1 + 4
+
+
+def test_zram_free_first_variant():
+    """zram with 'free slot memory early during write' (~6.14-6.16): the overwrite of step 4
+    frees the old huge object first, so mem_used_max stays at 8 pages."""
+    fe = create_frontend("zram:free_first=true", Zsmalloc())
+    fe.store(0, 100, PageKind.DATA)
+    fe.store(1, 4096, PageKind.SAME)
+    fe.store(2, 3700, PageKind.DATA)
+    fe.store(2, 3700, PageKind.DATA)
+    assert row(fe) == (12288, 4196, 32768, 32768, 1, 1, 2)
+    limited = create_frontend("zram:free_first=true:mem_limit_pages=7", Zsmalloc())
+    limited.store(0, 100, PageKind.DATA)
+    limited.store(2, 3700, PageKind.DATA)  # 8 pages > 7: refused, slot empty
+    assert limited.rejected_pages == 1 and 2 not in limited.slots
+    limited.store(0, 3700, PageKind.DATA)  # frees slot 0 first (pool 0), then 1 page: fits
+    assert limited.rejected_pages == 1 and limited.allocator.pool_pages() == 1

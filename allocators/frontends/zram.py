@@ -9,7 +9,8 @@ Rules (../shared/reference/zram.md §1–§4), per written page:
    ``malloc(page_size)`` and store the page whole (``huge_pages``, ``huge_pages_since``);
    ``compr_data_size += page_size``.
 3. Else ``malloc(comp_len)``; ``compr_data_size += comp_len``.
-4. On both allocating paths the NEW object is allocated BEFORE the old one is freed;
+4. On both allocating paths the NEW object is allocated BEFORE the old one is freed
+   (``free_first=true``: freed first, as ~6.14-6.16 kernels do);
    ``mem_used_max`` is sampled right after each such allocation (and never on frees).
 5. With ``mem_limit_pages`` set, an allocation that leaves the pool above the limit is
    freed again and the write fails (old contents kept; counted as a rejected page).
@@ -29,10 +30,16 @@ class ZramParams(FrontendParams):
     """``huge_threshold``: compressed length (bytes) from which a page is stored whole;
     0 = the allocator's ``huge_class_size`` (zsmalloc), or a default-chain zsmalloc's for
     other allocators (zram reads it once from zsmalloc).
-    ``mem_limit_pages``: zram's ``mem_limit`` in pages, 0 = none."""
+    ``mem_limit_pages``: zram's ``mem_limit`` in pages, 0 = none.
+    ``free_first``: free the slot's old contents BEFORE the new page is compressed and
+    allocated (kernels with "zram: free slot memory early during write", commit
+    71268035f5d73, ~v6.14, until "zram: fix slot write race condition", Sep 2025, ~v6.17 and
+    stable backports; release placement UNVERIFIED).  A write refused by the limit then
+    leaves the slot empty.  Default False: allocate first (zram.md; measured on 6.18)."""
 
     huge_threshold: int = 0
     mem_limit_pages: int = 0
+    free_first: bool = False
 
 
 def default_huge_threshold(allocator) -> int:
@@ -63,6 +70,8 @@ class Zram(Frontend):
 
     def store(self, page: int, size: int, kind: PageKind) -> None:
         self.pages_in += 1
+        if self.params.free_first:
+            self._release(page)
         if kind != PageKind.DATA or size == 0:
             self._release(page)
             self._hold(page, Slot.ZERO if kind != PageKind.SAME else Slot.SAME, -1, 0)
