@@ -86,10 +86,10 @@ def test_capture_raw_and_max_mib(child, tmp_path):
 @root
 def test_capture_run_command(tmp_path, capsys):
     env_file = tmp_path / "env.txt"
-    code = main(["capture", "--run", "--after", "1", "--out", str(tmp_path / "r.zst"), "--", sys.executable, "-c",
-                 f"import os, time; open({str(env_file)!r}, 'w').write(' '.join(sorted(os.environ))); "
-                 "x = bytearray(b'Q' * 3000000); time.sleep(30)"])
-    out, err = capsys.readouterr()
+    program = (f"import os, time; open({str(env_file)!r}, 'w').write(' '.join(sorted(os.environ))); "
+               "x = bytearray(b'Q' * 3000000); time.sleep(30)")
+    code = main(["capture", "--run", "--after", "1", "--out", str(tmp_path / "r.zst"), "--", sys.executable, "-c", program])
+    err = capsys.readouterr().err
     assert code == 0, err
     assert set(env_file.read_text().split()) - {"LC_CTYPE"} == {"PATH"}  # Python may coerce the C locale
     side = json.loads((tmp_path / "r.zst.json").read_text())

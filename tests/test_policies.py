@@ -225,6 +225,9 @@ def naive_swap(ps: PageSizes, ratio, rounds, hot, hot_access, write, seed, resam
 def test_swap_matches_naive_lru(n, ratio, rounds, hot, write, seed):
     ps = page_sizes(n, seed)
     policy = build_policy(f"swap:ratio={ratio},rounds={rounds},hot={hot},hot_access=0.7,write={write},seed={seed}")
-    resample = lambda k, rng: (rng.integers(1, 4097, k), np.zeros(k, dtype=np.uint8))  # noqa: E731
+
+    def resample(k, rng):
+        return rng.integers(1, 4097, k), np.zeros(k, dtype=np.uint8)
+
     tr = policy.apply(ps, resample)
     assert list(tr.events()) == naive_swap(ps, ratio, rounds, hot, 0.7, write, seed, resample)

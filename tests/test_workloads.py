@@ -32,7 +32,7 @@ def test_load_workloads_still_importable_from_experiment():
 
 def test_run_workload_kernbench(tmp_path, capsys):
     out = tmp_path / "res"
-    code, stdout, err = run_cli(capsys, "run", "--workload", "kernbench-2013:pages=3000", "--allocators",
+    code, _, err = run_cli(capsys, "run", "--workload", "kernbench-2013:pages=3000", "--allocators",
                                 "zsmalloc,zsmalloc-2012,ideal", "--out", str(out), "--no-progress")
     assert code == 0, err
     df = pd.read_csv(out / "summary.csv")
@@ -67,7 +67,7 @@ def test_run_workload_with_policy_and_pages_recipe(tmp_path, capsys):
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "res"
-    code, stdout, err = run_cli(capsys, "run", *argv, "--out", str(out), "--no-progress")
+    code, _, err = run_cli(capsys, "run", *argv, "--out", str(out), "--no-progress")
     assert code == 2
     assert err.startswith("zdensity: error: ") and message in err and err.count("\n") == 1
     assert "Traceback" not in err and not out.exists()
@@ -161,7 +161,7 @@ def test_cache_of_generated_pages(tmp_path):
 def test_trace_command_round_trip(tmp_path, capsys):
     dump = write_dump(tmp_path / "d.bin", n_pages=30)
     out = tmp_path / "t.csv"
-    code, stdout, err = run_cli(capsys, "trace", str(dump), "--codec", "lz4", "--policy", "churn:free=0.5,rewrite=0.25,seed=3",
+    code, _, err = run_cli(capsys, "trace", str(dump), "--codec", "lz4", "--policy", "churn:free=0.5,rewrite=0.25,seed=3",
                                 "--out", str(out), "--no-progress", "--no-cache", "--jobs", "1")
     assert code == 0, err
     tr = read_trace(out)

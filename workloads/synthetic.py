@@ -134,7 +134,7 @@ class SizeGenerator(Generator):
         meta = {
             "workload": self.spec(),
             "page_size": self.page_size,
-            "n_pages": int(len(sizes)),
+            "n_pages": len(sizes),
             "tail_bytes": 0,
             "source": self.describe(),
             "source_hash": config_hash(self.describe()),
