@@ -11,6 +11,9 @@ Two eras (reference/zswap.md), one shared store path, one registered class each:
 2. All-zero pages (kind ZERO) never reach zswap: the swap layer's zero bitmap keeps them.
    This model holds them as zero slots (``zero_pages`` in the summary) that cost no pool
    pages and are NOT counted in ``stored_pages``; the old entry at that offset is freed.
+   (Debian 6.12.117 ``swap_writepage`` sets the zeromap bit without touching zswap; a
+   resident entry at that offset does not occur there because loads are exclusive, so
+   freeing it is this model's reading of "the page's contents were replaced".)
 3. Everything else, non-zero same-filled pages (kind SAME) included, is compressed; the
    trace gives the compressed length ``dlen`` (a trace without it, size 0, is refused with
    ``SpecError``: e.g. ``kernel:ALG`` sizes, where zram kept such pages as same-filled).  ``dlen > compress_bound_pages * page_size``
