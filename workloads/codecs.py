@@ -1,8 +1,12 @@
 """Length-only compressors in a name-keyed registry.
 
-Each codec maps one page (bytes) to the length in bytes of its compressed form, exactly as
-the kernel's compressor of the same name would produce it (same algorithm, same format,
-same settings):
+Each codec maps one page (bytes) to the length in bytes of its compressed form with the
+algorithm, format and settings of the kernel's compressor of the same name.  The kernel
+carries its own ports of these libraries, so sizes agree closely but not on every page
+(measured on the bundled sample against this machine's zram, 8319 pages: ``lzo`` equal on
+89.8 % of pages, mean difference +0.3 B; ``lz4`` equal on 17.9 %, mean -2.9 B; the
+resulting zsmalloc density differs by < 1 %).  ``kernel:ALG`` gives the kernel's exact
+sizes where the machine allows:
 
 - ``lzo``: LZO1X-1, the real ``lzo1x_1_compress`` of the LZO library (miniLZO 2.10 bundled
   by the ``minilzo`` package), raw output without any header: the algorithm behind the
