@@ -85,9 +85,17 @@ def test_validate_live(tmp_path, codec, capsys):
 
 
 @needs_zram
-def test_unknown_algorithm_is_an_input_error_and_leaves_no_device(capsys):
+def test_unknown_algorithm_is_an_input_error_and_leaves_no_device(monkeypatch, capsys):
     import os
-    before = sorted(d for d in os.listdir("/sys/block") if d.startswith("zram"))
+    created = []
+    real_enter_close = kernel_zram.ZramDevice.close
+
+    def close(self):
+        if self.dev_id is not None:
+            created.append(self.dev_id)
+        real_enter_close(self)
+
+    monkeypatch.setattr(kernel_zram.ZramDevice, "close", close)
     assert main(["validate", "--codec", "no-such-alg", "--max-pages", "4"]) == 2
     assert "no algorithm 'no-such-alg'" in capsys.readouterr().err
-    assert sorted(d for d in os.listdir("/sys/block") if d.startswith("zram")) == before
+    assert len(created) == 1 and not os.path.exists(f"/sys/block/zram{created[0]}")
