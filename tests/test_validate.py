@@ -88,12 +88,12 @@ def test_validate_live(tmp_path, codec, capsys):
 def test_unknown_algorithm_is_an_input_error_and_leaves_no_device(monkeypatch, capsys):
     import os
     created = []
-    real_enter_close = kernel_zram.ZramDevice.close
+    real_close = kernel_zram.ZramDevice.close
 
     def close(self):
         if self.dev_id is not None:
             created.append(self.dev_id)
-        real_enter_close(self)
+        real_close(self)
 
     monkeypatch.setattr(kernel_zram.ZramDevice, "close", close)
     assert main(["validate", "--codec", "no-such-alg", "--max-pages", "4"]) == 2
