@@ -13,7 +13,8 @@ lists, like ``list_head`` pointers:
   search is one or two integer operations instead of a loop over the lists.
 
 Callers keep their own per-node arrays indexed by the same ids (grown when ``new_node``
-returns ``len(array)``).
+returns ``len(array)``) and read the head of list ``lst`` as ``next[lst]`` (the list is
+empty when that is ``lst`` itself).
 """
 
 from __future__ import annotations
@@ -102,11 +103,6 @@ class NodeLists:
         if not c:
             self.nonempty &= ~(1 << lst)
         return lst
-
-    def first(self, lst: int) -> int:
-        """``list_first_entry_or_null``: the head node of ``lst`` or -1."""
-        node = self.next[lst]
-        return -1 if node == lst else node
 
     def lowest_nonempty_from(self, lo: int, hi: int) -> int:
         """Smallest list index in ``[lo, hi)`` that has a node, or -1."""
