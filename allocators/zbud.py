@@ -42,7 +42,7 @@ from allocators.base import (
 from allocators.pagelists import NodeLists
 
 NCHUNKS_ORDER = 6
-"""log2 of the number of chunks per page (both zbud versions)."""
+"""log2 of the number of chunks per page (mm/zbud.c: chunk = page_size >> 6)."""
 
 
 class _TwoBuddyPool(Allocator):
