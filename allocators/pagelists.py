@@ -19,11 +19,11 @@ empty when that is ``lst`` itself).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class NodeLists:
-    __slots__ = ("n_lists", "prev", "next", "owner", "count", "nonempty", "_free_ids")
+    __slots__ = ("_free_ids", "count", "n_lists", "next", "nonempty", "owner", "prev")
 
     def __init__(self, n_lists: int) -> None:
         self.n_lists = n_lists

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import pairwise
 
 from allocators.base import (
     Allocator,
@@ -469,7 +470,7 @@ class Z3fold(Allocator):
             spans = sorted(s for s in ((zc, zc + f), (self._sm[p], self._sm[p] + m), (tc - l, tc)) if s[1] > s[0])
             if spans and (spans[0][0] < zc or spans[-1][1] > tc):
                 problems.append(f"page {p}: buddies outside the page {spans}")
-            for (_, e1), (s2, _) in zip(spans, spans[1:]):
+            for (_, e1), (s2, _) in pairwise(spans):
                 if s2 < e1:
                     problems.append(f"page {p}: overlapping buddies {spans}")
             want = -1 if (f and m and l) else self._num_free_chunks(p)

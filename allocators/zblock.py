@@ -240,7 +240,7 @@ class Zblock(Allocator):
             bitmap = self._bitmap[blk]
             base = blk << _SLOT_BITS
             occupied = [s for s in range(1 << _SLOT_BITS) if self._size[base + s]]
-            if sum(1 << s for s in occupied) != bitmap or bin(bitmap).count("1") != n - self._free_slots[blk]:
+            if sum(1 << s for s in occupied) != bitmap or bitmap.bit_count() != n - self._free_slots[blk]:
                 problems.append(f"block {blk}: bitmap {bitmap:#x}, sizes at {occupied}, free {self._free_slots[blk]}")
             if occupied and occupied[-1] >= n:
                 problems.append(f"block {blk}: slot {occupied[-1]} beyond {n}")

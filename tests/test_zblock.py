@@ -4,7 +4,8 @@ pool example (§6) and a Hypothesis state machine with invariants after every st
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import allocators as A

@@ -4,7 +4,8 @@ a hand-written reference model cross-check and Hypothesis state machines."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import allocators as A

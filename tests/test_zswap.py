@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import allocators as A
 from allocators.frontends import FRONTENDS, PageKind, create_frontend
@@ -115,7 +116,7 @@ def test_new_entry_allocated_before_old_is_freed():
     f.store(0, 1000, DATA)  # page P1 FIRST (16 chunks)
     f.store(0, 1000, DATA)  # new object goes to P1 LAST while the old one is alive
     h = f.slots[0][1]
-    page, offset, _ = f.allocator.locate(h)
+    _, offset, _ = f.allocator.locate(h)
     assert offset == 4096 - 16 * 64 and f.pool_pages() == 1
 
 

@@ -16,8 +16,8 @@ Two eras (reference/zswap.md), one shared store path, one registered class each:
    freeing it is this model's reading of "the page's contents were replaced".)
 3. Everything else, non-zero same-filled pages (kind SAME) included, is compressed; the
    trace gives the compressed length ``dlen`` (a trace without it, size 0, is refused with
-   ``SpecError``: e.g. ``kernel:ALG`` sizes, where zram kept such pages as same-filled).  ``dlen > compress_bound_pages * page_size``
-   → the compressor fails → ``reject_compress_fail`` (Debian 6.12's bounded lzo: bound one
+   ``SpecError``: e.g. ``kernel:ALG`` sizes, where zram kept such pages as same-filled).
+   ``dlen > compress_bound_pages * page_size`` → the compressor fails → ``reject_compress_fail`` (Debian 6.12's bounded lzo: bound one
    page; 2 = the 2 × PAGE_SIZE buffer of compressors that never fail).
 4. ``zpool_malloc(dlen)`` — exactly the compressed length, no header.  ``-ENOSPC``
    (``ObjectTooLarge``) → ``reject_compress_poor``; any other refusal →
@@ -45,7 +45,8 @@ Two eras (reference/zswap.md), one shared store path, one registered class each:
    writeback, ideal).  ``-ENOSPC`` → ``reject_compress_poor``; other → ``reject_alloc_fail``.
 5. Insert the entry.
 
-Both: ``free(page)`` (swap slot freed: ``zswap_invalidate``) frees the entry at once;
+Both: ``free(page)`` frees the entry at once (the swap slot was freed: ``zswap_invalidate``;
+or, current era only, an exclusive load; 6.1 loads keep the entry until the slot is freed);
 entry metadata (``struct zswap_entry``) is not part of ``pool_total_size``; writeback and
 the shrinker are not modelled (a refused store simply goes to the swap device).
 Summary: ``pool_pages = pool_total_size / page_size``; ``rejected_pages`` counts every
@@ -58,7 +59,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from allocators.base import AllocatorError, Handle, ObjectTooLarge
+from allocators.base import AllocatorError, ObjectTooLarge
 from allocators.frontends.base import Frontend, FrontendParams, PageKind, Slot
 from allocators.spec import SpecError
 
