@@ -52,11 +52,11 @@ def add_parser(sub) -> None:
                    help="zram comp_algorithm: lzo, lzo-rle, lz4, zstd, ... (default: lzo-rle)")
     p.add_argument("--churn", default=None, metavar="SEED:FRACTION",
                    help="after the write phase, overwrite this fraction of pages with zeros")
-    p.add_argument("--compact", action="store_true", help="trigger compaction as a last phase")
+    p.add_argument("--compact", action="store_true", help="then trigger compaction (phase compact)")
     p.add_argument("--rounds", type=int, default=0, metavar="N",
                    help="then N rounds of: rewrite 20%% of the slots with other dump pages, compact")
     p.add_argument("--kernel", default=None, metavar="RELEASE",
-                   help="model this kernel release's rules (default: the running kernel's)")
+                   help="model this kernel release's rules (default: the running kernel's, or the --oracle JSON's)")
     p.add_argument("--allocator", default="zsmalloc", metavar="SPEC",
                    help="zsmalloc[:key=value...] overrides on top of the preset (default: zsmalloc)")
     p.add_argument("--frontend", default="zram", metavar="SPEC",
