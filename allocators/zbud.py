@@ -115,6 +115,28 @@ class _TwoBuddyPool(Allocator):
     def _chunks_for(self, size: int) -> int:
         raise NotImplementedError
 
+    def _free(self, handle: Handle) -> int:
+        """Clear the slot and unlink its page; ``_relist`` puts a page that still holds
+        its buddy back on a list, an empty page is freed at once."""
+        h = self._slot_of(handle)
+        ch = self._chunks
+        size = self._size[h]
+        self._used_chunks -= ch[h]
+        ch[h] = 0
+        self._size[h] = 0
+        page = h >> 1
+        self._lists.remove(page)
+        if ch[h ^ 1]:
+            self._relist(page, ch[2 * page], ch[2 * page + 1])
+        else:
+            self._lists.release_node(page)
+            self.pages_nr -= 1
+        return size
+
+    def _relist(self, page: int, first_chunks: int, last_chunks: int) -> None:
+        """Put ``page``, now holding one buddy, on the list the variant's free path uses."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class ZbudParams(AllocatorParams):
@@ -179,23 +201,9 @@ class Zbud(_TwoBuddyPool):
             L.add_head(self.nchunks - first - last, page)
         return h
 
-    def _free(self, handle: Handle) -> int:
-        h = self._slot_of(handle)
-        ch = self._chunks
-        size = self._size[h]
-        self._used_chunks -= ch[h]
-        ch[h] = 0
-        self._size[h] = 0
-        page = h >> 1
-        L = self._lists
-        L.remove(page)
-        first, last = ch[2 * page], ch[2 * page + 1]
-        if first or last:
-            L.add_head(self.nchunks - first - last, page)
-        else:
-            L.release_node(page)
-            self.pages_nr -= 1
-        return size
+    def _relist(self, page: int, first_chunks: int, last_chunks: int) -> None:
+        """zbud_free: head of the unbuddied list of its free chunks."""
+        self._lists.add_head(self.nchunks - first_chunks - last_chunks, page)
 
     def locate(self, handle: Handle) -> tuple[tuple[int, ...], int, int]:
         h = self._slot_of(handle)
@@ -321,23 +329,9 @@ class ZbudZcache(_TwoBuddyPool):
         self._used_chunks += nchunks
         return h
 
-    def _free(self, handle: Handle) -> int:
-        h = self._slot_of(handle)
-        ch = self._chunks
-        size = self._size[h]
-        self._used_chunks -= ch[h]
-        ch[h] = 0
-        self._size[h] = 0
-        page = h >> 1
-        L = self._lists
-        L.remove(page)
-        other = ch[h ^ 1]
-        if other:
-            L.add_tail(other, page)
-        else:
-            L.release_node(page)
-            self.pages_nr -= 1
-        return size
+    def _relist(self, page: int, first_chunks: int, last_chunks: int) -> None:
+        """zcache zbud: tail (FIFO) of the list of the chunks the remaining buddy uses."""
+        self._lists.add_tail(first_chunks + last_chunks, page)
 
     def locate(self, handle: Handle) -> tuple[tuple[int, ...], int, int]:
         """Offset and length of the payload (after the tmem handle)."""
