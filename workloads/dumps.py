@@ -75,8 +75,42 @@ class DumpSource:
                 while piece := fh.read(1 << 22):
                     yield piece
 
+    @property
+    def random_access(self) -> bool:
+        """True for a raw file: any range of pages can be read directly (workers of a
+        parallel measurement read their own ranges instead of receiving the bytes)."""
+        return not self.compressed
+
+    def ranges(self, chunk_pages: int = CHUNK_PAGES) -> list[tuple[int, int]]:
+        """``(first page, n pages)`` covering a raw file in chunks; sets ``n_pages`` and
+        ``tail_bytes`` (and warns about a partial last page, which is zero-padded)."""
+        ps = self.page_size
+        size = self.path.stat().st_size
+        if size == 0:
+            raise InputError(f"{self.path}: empty dump")
+        n_pages = -(-size // ps)
+        self.n_pages, self.tail_bytes = n_pages, size % ps
+        if self.tail_bytes:
+            warnings.warn(f"zdensity: {self.path}: the last page holds only {self.tail_bytes} bytes; "
+                          f"zero-padded ({n_pages} pages)", stacklevel=2)
+        return [(first, min(chunk_pages, n_pages - first)) for first in range(0, n_pages, chunk_pages)]
+
+    def read_range(self, first: int, n: int) -> np.ndarray:
+        """Pages ``first .. first+n-1`` of a raw file as an ``(n, page_size)`` array (a
+        partial last page zero-padded)."""
+        ps = self.page_size
+        arr = np.zeros(n * ps, dtype=np.uint8)
+        with open(self.path, "rb") as fh:
+            fh.seek(first * ps)
+            fh.readinto(memoryview(arr))
+        return arr.reshape(n, ps)
+
     def chunks(self, chunk_pages: int = CHUNK_PAGES) -> Iterator[np.ndarray]:
-        """Yield ``(n, page_size)`` uint8 arrays of the whole pages, in file order."""
+        """Yield ``(n, page_size)`` uint8 arrays of the pages, in file order."""
+        if self.random_access:
+            for first, n in self.ranges(chunk_pages):
+                yield self.read_range(first, n)
+            return
         ps = self.page_size
         want = chunk_pages * ps
         buf = bytearray()

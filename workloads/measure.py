@@ -230,7 +230,7 @@ def measure(
     kinds_parts: list[np.ndarray] = []
     bar = _progress(estimate, f"{source.name} {codec.spec()}", progress)
     try:
-        for s, k in _run_chunks(source.chunks(), codec, jobs):
+        for s, k in _run_chunks(source, codec, jobs):
             sizes_parts.append(s)
             kinds_parts.append(k)
             if bar is not None:
@@ -254,11 +254,23 @@ def measure(
     return result
 
 
-def _run_chunks(chunks: Iterable[np.ndarray], codec: Codec, jobs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _run_chunks(source: PageSource, codec: Codec, jobs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Sizes and kinds chunk by chunk, in page order.  With several jobs, workers read
+    their own page ranges of a random-access source (a raw file); otherwise this process
+    reads the pages and ships each chunk to a worker."""
     if jobs <= 1:
-        for chunk in chunks:
+        for chunk in source.chunks():
             yield measure_chunk(codec, chunk)
         return
     ctx = get_context("fork")
     with ctx.Pool(jobs, initializer=_worker_init, initargs=(codec.spec(),)) as pool:
-        yield from pool.imap(_worker_measure, chunks, chunksize=1)
+        if getattr(source, "random_access", False):
+            tasks = [(source, first, n) for first, n in source.ranges()]
+            yield from pool.imap(_worker_measure_range, tasks, chunksize=1)
+        else:
+            yield from pool.imap(_worker_measure, source.chunks(), chunksize=1)
+
+
+def _worker_measure_range(task: tuple[Any, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    source, first, n = task
+    return _worker_measure(source.read_range(first, n))
