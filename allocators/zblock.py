@@ -199,16 +199,22 @@ class Zblock(Allocator):
         return pages, offset % self.page_size, self._size[handle]
 
     def waste_breakdown(self) -> dict[str, int]:
-        """``metadata_bytes``: block headers; ``internal_frag_bytes``: slot tails;
-        ``external_frag_bytes``: free slots and the rounding tail after the last slot."""
-        slots_used = sum(self._n_used[t] * self.slot_sizes[t] for t in range(self.n_types))
-        headers = sum(self.block_count) * self.header_bytes
+        """``metadata_bytes``: block headers; ``internal_frag_bytes``: slot tails of live
+        objects plus each block's tail after its last slot (``(page_size << order) -
+        header - n * slot_size``, fixed by the block type's geometry, as zsmalloc's zspage
+        tail); ``external_frag_bytes``: free slots."""
+        nt = self.n_types
+        slot, n_slots, used, blocks = self.slot_sizes, self.slots_per_block, self._n_used, self.block_count
+        slots_used = sum(used[t] * slot[t] for t in range(nt))
+        free_slots = sum((blocks[t] * n_slots[t] - used[t]) * slot[t] for t in range(nt))
+        tails = sum(blocks[t] * ((self.page_size << self.order[t]) - self.header_bytes - n_slots[t] * slot[t])
+                    for t in range(nt))
         return {
             "payload_bytes": self.stored_bytes,
             "header_bytes": 0,
-            "internal_frag_bytes": slots_used - self.stored_bytes,
-            "external_frag_bytes": self.pages * self.page_size - headers - slots_used,
-            "metadata_bytes": headers,
+            "internal_frag_bytes": slots_used - self.stored_bytes + tails,
+            "external_frag_bytes": free_slots,
+            "metadata_bytes": sum(blocks) * self.header_bytes,
         }
 
     def class_stats(self) -> list[ClassStats]:

@@ -96,9 +96,13 @@ def expected_z3fold(a, live):
 
 
 def expected_zblock(a, live):
+    rows = a.class_stats()
     rounding = sum(a.slot_sizes[a.block_type(s)] - s for s in live.values())
-    blocks = sum(r.extra["blocks"] for r in a.class_stats())
-    return {"header_bytes": 0, "internal_frag_bytes": rounding, "metadata_bytes": a.header_bytes * blocks}
+    blocks = sum(r.extra["blocks"] for r in rows)
+    tails = sum(r.pages_used * PAGE - r.extra["blocks"] * a.header_bytes - r.obj_allocated * r.size for r in rows)
+    return {"header_bytes": 0, "internal_frag_bytes": rounding + tails,
+            "external_frag_bytes": sum((r.obj_allocated - r.obj_used) * r.size for r in rows),
+            "metadata_bytes": a.header_bytes * blocks}
 
 
 EXPECTED = {
@@ -124,3 +128,14 @@ def test_waste_parts_sum_and_match_recount(name, seed):
     for h in list(live):
         a.free(h)
     assert a.waste_breakdown() == dict.fromkeys(WASTE_KINDS, 0)
+
+
+@pytest.mark.skipif("zblock" not in A.REGISTRY, reason="zblock not registered")
+@pytest.mark.parametrize("variant", ["A", "B", "C"])
+def test_zblock_variants_recount(variant):
+    a = A.create(f"zblock:variant={variant}")
+    live = drive(a, 7)
+    w = a.waste_breakdown()
+    assert sum(w.values()) == a.pool_pages() * PAGE
+    for kind, value in expected_zblock(a, live).items():
+        assert w[kind] == value, kind
