@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 import allocators as A
-from allocators.frontends import FRONTENDS, create_frontend
+from allocators.frontends import FRONTENDS
 from allocators.spec import SpecError, build_params, lookup, split_spec
 from analysis.recorders import build_tables, standard_recorders
 from analysis.run import Recorder, RunResult, replay

@@ -13,7 +13,6 @@ import pytest
 
 from workloads.codecs import CODECS, create_codec
 from workloads.dumps import BUNDLED_SAMPLE, DumpSource
-from workloads.errors import InputError
 from allocators.spec import SpecError
 
 LZO1X_1_MEM_COMPRESS = 16384 * 8  # lzo1x.h: 16384 * lzo_sizeof_dict_t (8 on 64-bit)
