@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import rule
 
 import allocators as A
 from allocators.z3fold import Z3fold, Z3foldParams
+from tests.machines import AllocatorMachine
 
 
 def chunks_range(z: Z3fold, h: int) -> tuple[int, int, int]:
@@ -144,33 +145,19 @@ def test_deferred_compaction_runs_before_the_next_alloc():
     z.check_invariants()
 
 
-class Z3foldMachine(RuleBasedStateMachine):
+class Z3foldMachine(AllocatorMachine):
     compaction = "immediate"
 
-    def __init__(self):
-        super().__init__()
-        self.z = Z3fold(Z3foldParams(compaction=self.compaction))
-        self.live: list[int] = []
+    def make_allocator(self):
+        return Z3fold(Z3foldParams(compaction=self.compaction))
 
     @rule(size=st.one_of(st.integers(1, 4096), st.sampled_from([64, 128, 1000, 1984, 3904, 3905, 4096])))
     def malloc(self, size):
-        self.live.append(self.z.malloc(size))
+        self.live.append(self.alloc.malloc(size))
 
     @rule(size=st.integers(1, 700))
     def malloc_small(self, size):
-        self.live.append(self.z.malloc(size))
-
-    @precondition(lambda self: self.live)
-    @rule(data=st.data())
-    def free(self, data):
-        self.z.free(self.live.pop(data.draw(st.integers(0, len(self.live) - 1))))
-
-    @invariant()
-    def consistent(self):
-        self.z.check_invariants()
-        w = self.z.waste_breakdown()
-        assert sum(w.values()) == self.z.pool_pages() * 4096 and min(w.values()) >= 0
-        assert len(self.live) == self.z.n_objects
+        self.live.append(self.alloc.malloc(size))
 
 
 class Z3foldDeferredMachine(Z3foldMachine):

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import rule
 
 import allocators as A
 from allocators.zblock import Zblock, ZblockParams
+from tests.machines import AllocatorMachine
 
 TABLE_A = """0:120/32/1 1:184/22/1 2:232/17/1 3:312/13/1 4:368/11/1 5:448/9/1 6:504/8/1
 7:576/14/2 8:680/12/2 9:736/11/2 10:816/10/2 11:904/9/2 12:1016/8/2
@@ -101,30 +102,17 @@ def test_lowest_free_slot_is_reused():
     assert z.malloc(200) & 63 == 3
 
 
-class ZblockMachine(RuleBasedStateMachine):
-    def __init__(self):
-        super().__init__()
-        self.z = Zblock(ZblockParams(variant="B"))
-        self.live: list[int] = []
+class ZblockMachine(AllocatorMachine):
+    def make_allocator(self):
+        return Zblock(ZblockParams(variant="B"))
 
     @rule(size=st.integers(1, 4079))
     def malloc(self, size):
-        self.live.append(self.z.malloc(size))
+        self.live.append(self.alloc.malloc(size))
 
     @rule(size=st.sampled_from([63, 64, 120, 200, 504, 505, 4079]), n=st.integers(1, 40))
     def malloc_many(self, size, n):
-        self.live.extend(self.z.malloc(size) for _ in range(n))
-
-    @precondition(lambda self: self.live)
-    @rule(data=st.data())
-    def free(self, data):
-        self.z.free(self.live.pop(data.draw(st.integers(0, len(self.live) - 1))))
-
-    @invariant()
-    def consistent(self):
-        self.z.check_invariants()
-        w = self.z.waste_breakdown()
-        assert sum(w.values()) == self.z.pool_pages() * 4096 and min(w.values()) >= 0
+        self.live.extend(self.alloc.malloc(size) for _ in range(n))
 
 
 TestZblockMachine = ZblockMachine.TestCase

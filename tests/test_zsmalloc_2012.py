@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import rule
 
 import allocators as A
 from allocators.zsmalloc_classes import chain_size_min_waste
 from allocators.zsmalloc_2012 import ALMOST_EMPTY, ALMOST_FULL, FULL, Zsmalloc2012
+from tests.machines import AllocatorMachine
 
 
 def zspage_of(alloc: Zsmalloc2012, handle: int) -> list:
@@ -162,29 +163,15 @@ def test_no_compaction():
     assert z.compact() == 0 and z.pool_pages() == 4
 
 
-class Zsmalloc2012Machine(RuleBasedStateMachine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.alloc = Zsmalloc2012()
-        self.live: list[int] = []
+class Zsmalloc2012Machine(AllocatorMachine):
+    def make_allocator(self):
+        return Zsmalloc2012()
 
     @rule(size=st.one_of(st.integers(1, 4096), st.sampled_from([32, 33, 100, 200, 3000, 3072, 3073, 4096])),
           count=st.integers(1, 8))
     def malloc(self, size, count):
         for _ in range(count):
             self.live.append(self.alloc.malloc(size))
-
-    @precondition(lambda self: self.live)
-    @rule(data=st.data())
-    def free(self, data):
-        i = data.draw(st.integers(0, len(self.live) - 1))
-        self.alloc.free(self.live.pop(i))
-
-    @invariant()
-    def consistent(self):
-        self.alloc.check_invariants()
-        assert sum(self.alloc.waste_breakdown().values()) == self.alloc.pool_pages() * 4096
-        assert len(set(self.live)) == len(self.live) == self.alloc.n_objects
 
 
 Zsmalloc2012Machine.TestCase.settings = settings(max_examples=60, stateful_step_count=60, deadline=None)
