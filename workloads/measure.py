@@ -226,6 +226,15 @@ def measure(
     estimate = estimate_pages(source)
     if estimate is not None and estimate < 2 * CHUNK_PAGES * jobs:
         jobs = 1  # a small input: starting workers costs more than it saves
+    fp_future = None
+    if key is None and jobs == 1:
+        # hash the input (for the metadata) in a thread while this one compresses; not
+        # with worker processes, which must not be forked beside a running thread
+        from concurrent.futures import ThreadPoolExecutor
+
+        hasher = ThreadPoolExecutor(1)
+        fp_future = hasher.submit(source.fingerprint)
+        hasher.shutdown(wait=False)
     sizes_parts: list[np.ndarray] = []
     kinds_parts: list[np.ndarray] = []
     bar = _progress(estimate, f"{source.name} {codec.spec()}", progress)
@@ -244,7 +253,7 @@ def measure(
         "n_pages": int(sum(len(s) for s in sizes_parts)),
         "tail_bytes": int(getattr(source, "tail_bytes", 0)),
         "source": source.describe(),
-        "source_hash": source.fingerprint() if key is None else fp,
+        "source_hash": fp_future.result() if fp_future else (fp if key is not None else source.fingerprint()),
         **codec.describe(),
     }
     result = PageSizes(np.concatenate(sizes_parts), np.concatenate(kinds_parts), meta)
