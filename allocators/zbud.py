@@ -115,6 +115,25 @@ class _TwoBuddyPool(Allocator):
     def _chunks_for(self, size: int) -> int:
         raise NotImplementedError
 
+    list_key: str = ""
+    """What the unbuddied list index counts (``free_chunks`` for zbud, ``chunks_used``
+    for the zcache variant)."""
+
+    def class_stats(self) -> list[ClassStats]:
+        """One row for the buddied pages (class 0), then one per non-empty unbuddied list
+        ``i`` (``size`` = i chunks in bytes), with the list occupancy columns."""
+        L = self._lists
+        key = self.list_key
+        rows = []
+        nb = L.count[self.buddied]
+        if nb:
+            rows.append(ClassStats(0, 0, 2 * nb, 2 * nb, nb, 1, 2, {key: 0, "unbuddied": 0, "buddied": nb}))
+        for i in range(1, self.nchunks):
+            n = L.count[i]
+            if n:
+                rows.append(ClassStats(i, i * self.chunk_bytes, 2 * n, n, n, 1, 2, {key: i, "unbuddied": n, "buddied": 0}))
+        return rows
+
     def _free(self, handle: Handle) -> int:
         """Clear the slot and unlink its page; ``_relist`` puts a page that still holds
         its buddy back on a list, an empty page is freed at once."""
@@ -158,6 +177,7 @@ class Zbud(_TwoBuddyPool):
     """
 
     name = "zbud"
+    list_key = "free_chunks"
     Params = ZbudParams
     capabilities = frozenset({"classes", "evictable"})
     models = "Linux 3.11-6.14 mm/zbud.c (zbud_alloc/zbud_free, unbuddied lists, pages_nr)"
@@ -224,19 +244,6 @@ class Zbud(_TwoBuddyPool):
             "metadata_bytes": self.pages_nr * self.zhdr_bytes,
         }
 
-    def class_stats(self) -> list[ClassStats]:
-        L = self._lists
-        rows = []
-        nb = L.count[self.buddied]
-        if nb:
-            rows.append(ClassStats(0, 0, 2 * nb, 2 * nb, nb, 1, 2, {"free_chunks": 0, "unbuddied": 0, "buddied": nb}))
-        for i in range(1, self.nchunks):
-            n = L.count[i]
-            if n:
-                rows.append(ClassStats(i, i * self.chunk_bytes, 2 * n, n, n, 1, 2,
-                                       {"free_chunks": i, "unbuddied": n, "buddied": 0}))
-        return rows
-
     def _check_invariants(self) -> None:
         pages = self._check_common()
         ch, L = self._chunks, self._lists
@@ -288,6 +295,7 @@ class ZbudZcache(_TwoBuddyPool):
     """
 
     name = "zbud-zcache"
+    list_key = "chunks_used"
     Params = ZbudZcacheParams
     models = "Linux 3.8-3.10 drivers/staging/zcache/zbud.c (zcache2 zbud_match_prep/zbud_create_prep)"
 
@@ -352,19 +360,6 @@ class ZbudZcache(_TwoBuddyPool):
             "external_frag_bytes": self.pages_nr * self.page_size - used,
             "metadata_bytes": 0,
         }
-
-    def class_stats(self) -> list[ClassStats]:
-        L = self._lists
-        rows = []
-        nb = L.count[self.buddied]
-        if nb:
-            rows.append(ClassStats(0, 0, 2 * nb, 2 * nb, nb, 1, 2, {"chunks_used": 0, "unbuddied": 0, "buddied": nb}))
-        for i in range(1, self.nchunks):
-            n = L.count[i]
-            if n:
-                rows.append(ClassStats(i, i << self.CHUNK_SHIFT, 2 * n, n, n, 1, 2,
-                                       {"chunks_used": i, "unbuddied": n, "buddied": 0}))
-        return rows
 
     def _check_invariants(self) -> None:
         pages = self._check_common()
