@@ -99,11 +99,12 @@ class DumpSource:
         """Pages ``first .. first+n-1`` of a raw file as an ``(n, page_size)`` array (a
         partial last page zero-padded)."""
         ps = self.page_size
-        arr = np.zeros(n * ps, dtype=np.uint8)
         with open(self.path, "rb") as fh:
             fh.seek(first * ps)
-            fh.readinto(memoryview(arr))
-        return arr.reshape(n, ps)
+            data = fh.read(n * ps)
+        if len(data) < n * ps:
+            data += bytes(n * ps - len(data))
+        return np.frombuffer(data, dtype=np.uint8).reshape(n, ps)
 
     def chunks(self, chunk_pages: int = CHUNK_PAGES) -> Iterator[np.ndarray]:
         """Yield ``(n, page_size)`` uint8 arrays of the pages, in file order."""

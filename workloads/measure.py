@@ -88,12 +88,23 @@ def measure_chunk(codec: Codec, pages: np.ndarray) -> tuple[np.ndarray, np.ndarr
         return codec.measure_pages(pages)
     kinds = classify(pages)
     sizes = np.zeros(pages.shape[0], dtype=np.int32)
-    raw = pages.tobytes()
+    raw = _bytes_of(pages)
     ps = pages.shape[1]
     compressed_size = codec.compressed_size
     for i in np.flatnonzero(kinds != PageKind.ZERO).tolist():
         sizes[i] = compressed_size(raw[i * ps : (i + 1) * ps])
     return sizes, kinds
+
+
+def _bytes_of(pages: np.ndarray) -> bytes:
+    """The ``bytes`` object an array was made from with ``np.frombuffer`` (readers return
+    such arrays), else a copy: codecs take ``bytes``."""
+    owner = pages
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    if isinstance(owner, bytes) and len(owner) == pages.nbytes and pages.flags.c_contiguous:
+        return owner
+    return pages.tobytes()
 
 
 _worker_codec: Codec | None = None
