@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -238,19 +238,22 @@ def measure(
     if estimate is not None and estimate < 2 * CHUNK_PAGES * jobs:
         jobs = 1  # a small input: starting workers costs more than it saves
     fp_future = None
-    if key is None and jobs == 1:
-        # hash the input (for the metadata) in a thread while this one compresses; not
-        # with worker processes, which must not be forked beside a running thread
-        from concurrent.futures import ThreadPoolExecutor
 
-        hasher = ThreadPoolExecutor(1)
-        fp_future = hasher.submit(source.fingerprint)
-        hasher.shutdown(wait=False)
+    def start_hashing() -> None:
+        """Hash the input (for the metadata) in a thread while the pages are compressed;
+        called once any worker processes exist (never fork beside a running thread)."""
+        nonlocal fp_future
+        if key is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            hasher = ThreadPoolExecutor(1)
+            fp_future = hasher.submit(source.fingerprint)
+            hasher.shutdown(wait=False)
     sizes_parts: list[np.ndarray] = []
     kinds_parts: list[np.ndarray] = []
     bar = _progress(estimate, f"{source.name} {codec.spec()}", progress)
     try:
-        for s, k in _run_chunks(source, codec, jobs):
+        for s, k in _run_chunks(source, codec, jobs, start_hashing):
             sizes_parts.append(s)
             kinds_parts.append(k)
             if bar is not None:
@@ -274,16 +277,19 @@ def measure(
     return result
 
 
-def _run_chunks(source: PageSource, codec: Codec, jobs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Sizes and kinds chunk by chunk, in page order.  With several jobs, workers read
-    their own page ranges of a random-access source (a raw file); otherwise this process
-    reads the pages and ships each chunk to a worker."""
+def _run_chunks(source: PageSource, codec: Codec, jobs: int, started: Callable[[], None]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Sizes and kinds chunk by chunk, in page order; ``started()`` is called once the
+    workers (if any) exist.  With several jobs, workers read their own page ranges of a
+    random-access source (a raw file); otherwise this process reads the pages and ships
+    each chunk to a worker."""
     if jobs <= 1:
+        started()
         for chunk in source.chunks():
             yield measure_chunk(codec, chunk)
         return
     ctx = get_context("fork")
     with ctx.Pool(jobs, initializer=_worker_init, initargs=(codec.spec(),)) as pool:
+        started()
         if getattr(source, "random_access", False):
             tasks = [(source, first, n) for first, n in source.ranges()]
             yield from pool.imap(_worker_measure_range, tasks, chunksize=1)
