@@ -36,3 +36,25 @@ class AllocatorMachine(RuleBasedStateMachine):
         assert len(set(self.live)) == len(self.live) == a.n_objects
         w = a.waste_breakdown()
         assert sum(w.values()) == a.pool_pages() * a.page_size and min(w.values()) >= 0
+
+
+def random_ops(alloc: Allocator, draw_size, seed: int, steps: int = 3000) -> None:
+    """A seeded random malloc/free walk (45 % frees) with ``check_invariants()`` every
+    100 steps; at the end the waste breakdown must add up to the pool's bytes, and
+    freeing everything must leave an empty pool.  ``draw_size(rng)`` gives each size."""
+    import random
+
+    rng = random.Random(seed)
+    live: list[int] = []
+    for step in range(steps):
+        if live and rng.random() < 0.45:
+            alloc.free(live.pop(rng.randrange(len(live))))
+        else:
+            live.append(alloc.malloc(draw_size(rng)))
+        if step % 100 == 0:
+            alloc.check_invariants()
+    alloc.check_invariants()
+    assert sum(alloc.waste_breakdown().values()) == alloc.pool_pages() * alloc.page_size
+    for h in live:
+        alloc.free(h)
+    assert alloc.pool_pages() == 0

@@ -10,7 +10,7 @@ from hypothesis.stateful import rule
 
 import allocators as A
 from allocators.z3fold import Z3fold, Z3foldParams
-from tests.machines import AllocatorMachine
+from tests.machines import AllocatorMachine, random_ops
 
 
 def chunks_range(z: Z3fold, h: int) -> tuple[int, int, int]:
@@ -172,20 +172,5 @@ TestZ3foldDeferredMachine.settings = settings(max_examples=60, stateful_step_cou
 
 @pytest.mark.parametrize("compaction", ["immediate", "before_next_alloc"])
 def test_16k_pages_random_ops(compaction):
-    import random
-
-    rng = random.Random(3)
     z = Z3fold(Z3foldParams(page_size=16384, compaction=compaction))
-    live = []
-    for step in range(3000):
-        if live and rng.random() < 0.45:
-            z.free(live.pop(rng.randrange(len(live))))
-        else:
-            live.append(z.malloc(rng.choice([rng.randint(1, 16384), rng.randint(1, 3000)])))
-        if step % 100 == 0:
-            z.check_invariants()
-    z.check_invariants()
-    assert sum(z.waste_breakdown().values()) == z.pool_pages() * 16384
-    for h in live:
-        z.free(h)
-    assert z.pool_pages() == 0
+    random_ops(z, lambda rng: rng.choice([rng.randint(1, 16384), rng.randint(1, 3000)]), seed=3)

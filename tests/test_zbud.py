@@ -10,7 +10,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import allocators as A
 from allocators.zbud import Zbud, ZbudParams, ZbudZcache, ZbudZcacheParams
-from tests.machines import AllocatorMachine
+from tests.machines import AllocatorMachine, random_ops
 
 
 def lists_of(z: Zbud) -> dict[int, int]:
@@ -229,20 +229,5 @@ TestZcacheMachine.settings = settings(max_examples=40, stateful_step_count=60, d
 
 @pytest.mark.parametrize("cls", [Zbud, ZbudZcache])
 def test_16k_pages_random_ops(cls):
-    import random
-
-    rng = random.Random(4)
     z = cls(cls.Params(page_size=16384))
-    live = []
-    for step in range(3000):
-        if live and rng.random() < 0.45:
-            z.free(live.pop(rng.randrange(len(live))))
-        else:
-            live.append(z.malloc(rng.randint(1, z.max_alloc_bytes)))
-        if step % 100 == 0:
-            z.check_invariants()
-    z.check_invariants()
-    assert sum(z.waste_breakdown().values()) == z.pool_pages() * 16384
-    for h in live:
-        z.free(h)
-    assert z.pool_pages() == 0
+    random_ops(z, lambda rng: rng.randint(1, z.max_alloc_bytes), seed=4)
