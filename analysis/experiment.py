@@ -98,7 +98,7 @@ def allocator_factory(spec: str, page_size: int, kernel: str | None = None) -> C
     name, overrides = split_spec(spec)
     cls = lookup(A.REGISTRY, name, "allocator")
     base = build_params(cls.Params, name, {"page_size": str(page_size)})
-    base = _apply_preset(kernel, name, cls.Params, base)
+    base = _apply_preset(kernel, name, base)
     params = build_params(cls.Params, name, overrides, base)
     return lambda: cls(params)
 
@@ -111,20 +111,24 @@ def frontend_factory(spec: str, kernel: str | None = None) -> Callable[[A.Alloca
     that release's zsmalloc (zram reads it once from the pool it creates)."""
     name, overrides = split_spec(spec)
     cls = lookup(FRONTENDS, name, "frontend")
-    base = _apply_preset(kernel, name, cls.Params, cls.Params())
+    base = _apply_preset(kernel, name, cls.Params())
     params = build_params(cls.Params, name, overrides, base)
+
+    thresholds: dict[int, int] = {}  # page size -> that release's zsmalloc huge_class_size
 
     def make(alloc: A.Allocator) -> Any:
         front = cls(alloc, params)
         if kernel and getattr(params, "huge_threshold", None) == 0 and not hasattr(alloc, "huge_class_size"):
-            zs = allocator_factory("zsmalloc", alloc.page_size, kernel)()
-            front.huge_threshold = zs.huge_class_size
+            ps = alloc.page_size
+            if ps not in thresholds:
+                thresholds[ps] = allocator_factory("zsmalloc", ps, kernel)().huge_class_size
+            front.huge_threshold = thresholds[ps]
         return front
 
     return make
 
 
-def _apply_preset(kernel: str | None, name: str, params_cls: type, base: Any) -> Any:
+def _apply_preset(kernel: str | None, name: str, base: Any) -> Any:
     """``base`` with the values the kernel-preset table sets for ``name`` at ``kernel``."""
     if not kernel:
         return base
